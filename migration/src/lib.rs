@@ -1,0 +1,31 @@
+//! GreenOS schema migrations, for SQLite and PostgreSQL alike.
+//!
+//! Migrations never import the `entity` crate: an old migration must keep compiling and meaning
+//! the same thing when the entities change.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tables;
+mod m20261123_000002_append_only;
+
+/// The ordered list of GreenOS migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_tables::Migration),
+            Box::new(m20261123_000002_append_only::Migration),
+        ]
+    }
+}
+
+/// The tables whose rows may never be updated or deleted.
+pub const APPEND_ONLY_TABLES: [&str; 4] = [
+    "esg_impact_ledger",
+    "esg_audit_metadata",
+    "esg_mrv_exports",
+    "esg_mrv_export_chunks",
+];

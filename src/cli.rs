@@ -1,0 +1,123 @@
+//! The `greenos` command line: one binary, role subcommands.
+
+use std::future::Future;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+
+use crate::app::AppState;
+use crate::config::{Config, Environment, Vars};
+use crate::{db, router, telemetry};
+
+/// GreenOS: verifiable avoided-CO2 impacts and MRV exports.
+#[derive(Debug, Parser)]
+#[command(name = "greenos", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (REST + GraphQL), the jobs and the outbox relay.
+    Serve {
+        /// Which part of the service this process runs.
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+}
+
+/// What a `serve` process runs, so operators can split API replicas from workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// API and workers in one process.
+    All,
+    /// HTTP only.
+    Api,
+    /// Jobs and relays only.
+    Worker,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let vars = Vars::from_process_env();
+    let config = Config::from_vars(&vars)?;
+    telemetry::init(&config.log);
+    for unknown in vars.unknown() {
+        tracing::warn!(variable = unknown, "unknown GREENOS_* variable ignored (a typo?)");
+    }
+    match cli.command {
+        Command::Serve { role } => serve(config, role, shutdown_signal()).await,
+        Command::Migrate => {
+            let db = db::connect(&config.database)
+                .await
+                .context("cannot open the database (GREENOS_DATABASE_URL)")?;
+            db::migrate(&db).await.context("migration failed")?;
+            println!("migrations applied ({})", db::backend_name(&db));
+            Ok(())
+        }
+    }
+}
+
+/// Starts the service and runs until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    role: Role,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bind = config.http.bind;
+    let environment = config.environment;
+    let state = AppState::build(config).await?;
+    if environment == Environment::Dev {
+        tracing::warn!("GREENOS_ENV=dev: development mode, not for production data");
+    }
+    if role == Role::Worker {
+        tracing::info!("worker role: no HTTP listener");
+        shutdown.await;
+        return Ok(());
+    }
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind} (GREENOS_BIND)"))?;
+    tracing::info!(address = %bind, backend = db::backend_name(&state.db), "GreenOS listening");
+    axum::serve(listener, router::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("GreenOS stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, draining requests");
+}

@@ -1,0 +1,345 @@
+//! Configuration: every `GREENOS_*` variable is read here, once, into typed structs per
+//! subsystem. A bad value stops start-up with the variable's name and what was expected; a
+//! secret's value is never echoed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use secrecy::SecretString;
+
+/// Where the service runs; production is fail-closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development: generated keys allowed, loudly.
+    Dev,
+    /// Pre-production.
+    Staging,
+    /// Production: refuses to start without proper secrets.
+    Production,
+}
+
+impl Environment {
+    /// The canonical lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "dev" | "development" => Ok(Self::Dev),
+            "staging" => Ok(Self::Staging),
+            "production" | "prod" => Ok(Self::Production),
+            _ => Err("one of dev, staging, production (or prod)".to_owned()),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("text or json".to_owned()),
+        }
+    }
+}
+
+/// A configuration value that could not be used; names the variable, never a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: expected {expected}{}", got.as_ref().map(|g| format!(", got {g:?}")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The offending variable.
+    pub var: &'static str,
+    /// What a valid value looks like.
+    pub expected: String,
+    /// The value given, for non-secret variables only.
+    pub got: Option<String>,
+}
+
+/// HTTP server settings.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// `GREENOS_BIND`.
+    pub bind: SocketAddr,
+    /// `GREENOS_MAX_BODY_BYTES`: request bodies above this get 413.
+    pub max_body_bytes: usize,
+}
+
+/// Database settings.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// `GREENOS_DATABASE_URL`.
+    pub url: String,
+    /// `GREENOS_DATABASE_MAX_CONNECTIONS`.
+    pub max_connections: u32,
+}
+
+/// Redis settings.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// `GREENOS_REDIS_URL`.
+    pub url: String,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// `GREENOS_LOG`: a tracing filter directive.
+    pub filter: String,
+    /// `GREENOS_LOG_FORMAT`.
+    pub format: LogFormat,
+}
+
+/// Signing key material as configured; parsed into keyrings at start-up.
+#[derive(Clone, Debug, Default)]
+pub struct SigningConfig {
+    /// `GREENOS_SIGNING_ACTIVE_KEY_VERSION`.
+    pub hmac_active_version: Option<String>,
+    /// `GREENOS_SIGNING_KEYS_JSON`.
+    pub hmac_keys_json: Option<SecretString>,
+    /// `GREENOS_ED25519_ACTIVE_KEY_VERSION`.
+    pub ed25519_active_version: Option<String>,
+    /// `GREENOS_ED25519_KEYS_JSON`.
+    pub ed25519_keys_json: Option<SecretString>,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `GREENOS_ENV`.
+    pub environment: Environment,
+    /// HTTP server.
+    pub http: HttpConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Redis.
+    pub redis: RedisConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Signing keys.
+    pub signing: SigningConfig,
+    /// `GREENOS_DATA_DIR`: where dev-mode generated keys are kept.
+    pub data_dir: PathBuf,
+}
+
+/// Every variable GreenOS reads, with its default (`None` when unset means "not configured").
+pub const VARIABLES: &[(&str, Option<&str>)] = &[
+    ("GREENOS_ENV", Some("dev")),
+    ("GREENOS_BIND", Some("127.0.0.1:8080")),
+    ("GREENOS_MAX_BODY_BYTES", Some("8388608")),
+    ("GREENOS_DATABASE_URL", Some("sqlite://greenos.db?mode=rwc")),
+    ("GREENOS_DATABASE_MAX_CONNECTIONS", Some("10")),
+    ("GREENOS_REDIS_URL", Some("redis://127.0.0.1:6379")),
+    ("GREENOS_LOG", Some("info")),
+    ("GREENOS_LOG_FORMAT", Some("text")),
+    ("GREENOS_DATA_DIR", Some(".greenos")),
+    ("GREENOS_SIGNING_ACTIVE_KEY_VERSION", None),
+    ("GREENOS_SIGNING_KEYS_JSON", None),
+    ("GREENOS_ED25519_ACTIVE_KEY_VERSION", None),
+    ("GREENOS_ED25519_KEYS_JSON", None),
+];
+
+/// The raw `GREENOS_*` values, from the process environment or from a test's map.
+#[derive(Clone, Debug, Default)]
+pub struct Vars(BTreeMap<String, String>);
+
+impl Vars {
+    /// Reads every `GREENOS_*` variable of the process environment (the only place that does).
+    pub fn from_process_env() -> Self {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "config is the one module that reads the environment"
+        )]
+        let vars = std::env::vars();
+        Self(vars.filter(|(k, _)| k.starts_with("GREENOS_")).collect())
+    }
+
+    /// Builds from explicit pairs (tests, embedding).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    /// Sets one variable, replacing any earlier value.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.0.insert(key.into(), value.into());
+        self
+    }
+
+    /// Variables that start with `GREENOS_` but that GreenOS does not know (probably typos).
+    pub fn unknown(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !VARIABLES.iter().any(|(name, _)| name == k))
+            .collect()
+    }
+
+    fn raw(&self, var: &'static str) -> Option<&str> {
+        self.0
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| default_of(var))
+    }
+
+    fn string(&self, var: &'static str) -> String {
+        self.raw(var).unwrap_or_default().to_owned()
+    }
+
+    fn optional(&self, var: &'static str) -> Option<String> {
+        self.raw(var).map(str::to_owned)
+    }
+
+    fn secret(&self, var: &'static str) -> Option<SecretString> {
+        self.raw(var).map(|v| SecretString::from(v.to_owned()))
+    }
+
+    fn parse<T: FromStr>(&self, var: &'static str, expected: &str) -> Result<T, ConfigError> {
+        let raw = self.string(var);
+        raw.parse().map_err(|_| ConfigError {
+            var,
+            expected: expected.to_owned(),
+            got: Some(raw),
+        })
+    }
+
+    fn parse_with<T>(&self, var: &'static str) -> Result<T, ConfigError>
+    where
+        T: FromStr<Err = String>,
+    {
+        let raw = self.string(var);
+        raw.parse().map_err(|expected| ConfigError {
+            var,
+            expected,
+            got: Some(raw),
+        })
+    }
+}
+
+fn default_of(var: &str) -> Option<&'static str> {
+    VARIABLES
+        .iter()
+        .find(|(name, _)| *name == var)
+        .and_then(|(_, default)| *default)
+}
+
+impl Config {
+    /// Loads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::from_process_env())
+    }
+
+    /// Loads the configuration from explicit variables.
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let database_url = vars.string("GREENOS_DATABASE_URL");
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError {
+                var: "GREENOS_DATABASE_URL",
+                expected: "a sqlite://... or postgres://... URL".to_owned(),
+                // A database URL may carry a password: never echo it.
+                got: None,
+            });
+        }
+        let max_body_bytes: usize = vars.parse("GREENOS_MAX_BODY_BYTES", "a size in bytes, at least 1024")?;
+        if max_body_bytes < 1024 {
+            return Err(ConfigError {
+                var: "GREENOS_MAX_BODY_BYTES",
+                expected: "a size in bytes, at least 1024".to_owned(),
+                got: Some(max_body_bytes.to_string()),
+            });
+        }
+        let redis_url = vars.string("GREENOS_REDIS_URL");
+        if !(redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
+            return Err(ConfigError {
+                var: "GREENOS_REDIS_URL",
+                expected: "a redis://host:port URL".to_owned(),
+                got: None,
+            });
+        }
+        Ok(Self {
+            environment: vars.parse_with("GREENOS_ENV")?,
+            http: HttpConfig {
+                bind: vars.parse("GREENOS_BIND", "a socket address such as 127.0.0.1:8080")?,
+                max_body_bytes,
+            },
+            database: DatabaseConfig {
+                url: database_url,
+                max_connections: vars.parse("GREENOS_DATABASE_MAX_CONNECTIONS", "a whole number of connections")?,
+            },
+            redis: RedisConfig { url: redis_url },
+            log: LogConfig {
+                filter: vars.string("GREENOS_LOG"),
+                format: vars.parse_with("GREENOS_LOG_FORMAT")?,
+            },
+            signing: SigningConfig {
+                hmac_active_version: vars.optional("GREENOS_SIGNING_ACTIVE_KEY_VERSION"),
+                hmac_keys_json: vars.secret("GREENOS_SIGNING_KEYS_JSON"),
+                ed25519_active_version: vars.optional("GREENOS_ED25519_ACTIVE_KEY_VERSION"),
+                ed25519_keys_json: vars.secret("GREENOS_ED25519_KEYS_JSON"),
+            },
+            data_dir: PathBuf::from(vars.string("GREENOS_DATA_DIR")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_sqlite_service() {
+        let config = Config::from_vars(&Vars::default()).expect("defaults are valid");
+        assert_eq!(config.environment, Environment::Dev);
+        assert_eq!(config.http.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database.url, "sqlite://greenos.db?mode=rwc");
+        assert_eq!(config.redis.url, "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = Config::from_vars(&Vars::from_pairs([("GREENOS_BIND", "not-an-address")]))
+            .expect_err("must fail");
+        assert_eq!(err.var, "GREENOS_BIND");
+        assert!(err.to_string().contains("GREENOS_BIND"));
+        let err = Config::from_vars(&Vars::from_pairs([("GREENOS_ENV", "prodution")]))
+            .expect_err("must fail");
+        assert_eq!(err.var, "GREENOS_ENV");
+    }
+
+    #[test]
+    fn database_url_is_never_echoed() {
+        let err = Config::from_vars(&Vars::from_pairs([(
+            "GREENOS_DATABASE_URL",
+            "mysql://user:hunter2@db/greenos",
+        )]))
+        .expect_err("must fail");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_variables_are_reported() {
+        let vars = Vars::from_pairs([("GREENOS_BNID", "x"), ("GREENOS_BIND", "127.0.0.1:1")]);
+        assert_eq!(vars.unknown(), vec!["GREENOS_BNID"]);
+    }
+}

@@ -1,0 +1,11 @@
+//! GreenOS composition root: configuration, wiring, the HTTP router and its REST routes.
+//! The domain lives in `greenos-core`; this crate only assembles it.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod router;
+pub mod routes;
+pub mod telemetry;

@@ -1,0 +1,116 @@
+//! The HTTP router: routes, request ids, tracing, metrics, limits and the error envelope for
+//! whatever a framework layer answers on its own.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::error::{ApiError, code_for_status, envelope};
+use crate::routes;
+
+/// The header that carries the request (correlation) id in and out.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the complete router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.http.max_body_bytes;
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/metrics", get(routes::metrics::metrics))
+        .fallback(route_not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn(envelope_bare_errors))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                        let request_id = request
+                            .headers()
+                            .get(REQUEST_ID_HEADER)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!("http", method = %request.method(), uri = %request.uri(), request_id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal("a request handler panicked", &"panic").into_response()
+                })),
+        )
+        .with_state(state)
+}
+
+async fn route_not_found(request: Request) -> ApiError {
+    ApiError::new(
+        greenos_core::error_code::ErrorCode::RouteNotFound,
+        format!("No route for {} {}.", request.method(), request.uri().path()),
+    )
+}
+
+/// Records the request count and latency, labelled by the matched route template (bounded).
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed: Duration = started.elapsed();
+    let metrics = &state.metrics;
+    metrics
+        .http_request_duration_seconds
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(elapsed.as_secs_f64());
+    metrics
+        .http_requests_total
+        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
+
+/// Framework layers (body limits, method routing, extractor rejections) answer errors in plain
+/// text; every error a client sees must be the GREENOS envelope, so wrap those.
+async fn envelope_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let code = code_for_status(status);
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than this route accepts.".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "This route does not accept that method.".to_owned(),
+        _ if text.trim().is_empty() => status.canonical_reason().unwrap_or("Error").to_owned(),
+        _ => text,
+    };
+    let body = envelope(code, &message, &serde_json::json!({}));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body.to_string()))
+}

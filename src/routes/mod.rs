@@ -1,0 +1,4 @@
+//! REST routes, one file per area.
+
+pub mod health;
+pub mod metrics;
