@@ -1,0 +1,253 @@
+//! `TestApp`: the real application on port 0, against a fresh database per test.
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use greenos::app::AppState;
+use greenos::config::{Config, Vars};
+use greenos::router;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The PostgreSQL server every test database is created on.
+pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Which store a scenario runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh PostgreSQL database, dropped afterwards.
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each scenario `async fn name(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::helpers::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$scenario($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+
+fn in_ci() -> bool {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test harness reads CI and TEST_LOG"
+    )]
+    let ci = std::env::var("CI");
+    ci.is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Called when a service cannot be reached: fails under CI, skips loudly elsewhere.
+pub fn unreachable_service(what: &str, err: &dyn std::fmt::Display) {
+    assert!(!in_ci(), "{what} is unreachable under CI=true: {err}");
+    eprintln!("\n!!! SKIPPED: {what} is unreachable ({err}); run it to exercise this test !!!\n");
+}
+
+fn init_test_log() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test harness reads CI and TEST_LOG"
+        )]
+        let wanted = std::env::var("TEST_LOG").is_ok();
+        if wanted {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    /// The URL the application connects to.
+    pub url: String,
+    dir: TempDir,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    /// Creates a fresh database, or `None` (with a loud message) when PostgreSQL is down
+    /// outside CI.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match backend {
+            Backend::Sqlite => {
+                let path = dir.path().join("greenos.db");
+                Some(Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    dir,
+                    postgres_name: None,
+                })
+            }
+            Backend::Postgres => {
+                let admin = match Database::connect(POSTGRES_ADMIN_URL).await {
+                    Ok(admin) => admin,
+                    Err(err) => {
+                        unreachable_service("PostgreSQL at 127.0.0.1:5432", &err);
+                        return None;
+                    }
+                };
+                let name = format!("greenos_t_{}", uuid::Uuid::new_v4().simple());
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create the test database");
+                Some(Self {
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    dir,
+                    postgres_name: Some(name),
+                })
+            }
+        }
+    }
+
+    /// A scratch directory that lives as long as the database.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee: use a short-lived runtime on its own thread.
+        let handle = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    if let Ok(admin) = Database::connect(POSTGRES_ADMIN_URL).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            }
+        });
+        let _ = handle.join();
+    }
+}
+
+/// The base variables of every test application (fixed test keys, scratch data dir).
+pub fn base_vars(db: &TestDb) -> Vars {
+    let mut vars = Vars::default();
+    vars.set("GREENOS_DATABASE_URL", db.url.clone())
+        .set("GREENOS_DATABASE_MAX_CONNECTIONS", "8")
+        .set("GREENOS_BIND", "127.0.0.1:0")
+        .set(
+            "GREENOS_DATA_DIR",
+            db.dir().join("data").display().to_string(),
+        );
+    vars
+}
+
+/// The application, served on an ephemeral port.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// A separate connection for raw SQL, as an attacker or an operator would have.
+    pub db: DatabaseConnection,
+    shutdown: Option<oneshot::Sender<()>>,
+    /// Kept last so the database outlives every connection above.
+    _test_db: TestDb,
+}
+
+impl TestApp {
+    /// Spawns the application with the default test configuration.
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns the application after `configure` adjusted its variables.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Vars)) -> Option<Self> {
+        init_test_log();
+        let test_db = TestDb::create(backend).await?;
+        let mut vars = base_vars(&test_db);
+        configure(&mut vars);
+        let config = Config::from_vars(&vars).expect("test configuration is valid");
+        let state = AppState::build(config).await.expect("application builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router::router(state);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        let db = Database::connect(test_db.url.as_str())
+            .await
+            .expect("raw connection");
+        Some(Self {
+            address,
+            client: reqwest::Client::new(),
+            db,
+            shutdown: Some(tx),
+            _test_db: test_db,
+        })
+    }
+
+    /// The absolute URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// `GET path`, answering the status and the JSON body (`Null` when not JSON).
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET path` as text.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
