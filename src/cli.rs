@@ -49,7 +49,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_vars(&vars)?;
     telemetry::init(&config.log);
     for unknown in vars.unknown() {
-        tracing::warn!(variable = unknown, "unknown GREENOS_* variable ignored (a typo?)");
+        tracing::warn!(
+            variable = unknown,
+            "unknown GREENOS_* variable ignored (a typo?)"
+        );
     }
     match cli.command {
         Command::Serve { role } => serve(config, role, shutdown_signal()).await,

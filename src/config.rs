@@ -176,8 +176,15 @@ impl Vars {
     }
 
     /// Builds from explicit pairs (tests, embedding).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 
     /// Sets one variable, replacing any earlier value.
@@ -253,7 +260,10 @@ impl Config {
     /// Loads the configuration from explicit variables.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let database_url = vars.string("GREENOS_DATABASE_URL");
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(ConfigError {
                 var: "GREENOS_DATABASE_URL",
                 expected: "a sqlite://... or postgres://... URL".to_owned(),
@@ -261,7 +271,8 @@ impl Config {
                 got: None,
             });
         }
-        let max_body_bytes: usize = vars.parse("GREENOS_MAX_BODY_BYTES", "a size in bytes, at least 1024")?;
+        let max_body_bytes: usize =
+            vars.parse("GREENOS_MAX_BODY_BYTES", "a size in bytes, at least 1024")?;
         if max_body_bytes < 1024 {
             return Err(ConfigError {
                 var: "GREENOS_MAX_BODY_BYTES",
@@ -285,7 +296,10 @@ impl Config {
             },
             database: DatabaseConfig {
                 url: database_url,
-                max_connections: vars.parse("GREENOS_DATABASE_MAX_CONNECTIONS", "a whole number of connections")?,
+                max_connections: vars.parse(
+                    "GREENOS_DATABASE_MAX_CONNECTIONS",
+                    "a whole number of connections",
+                )?,
             },
             redis: RedisConfig { url: redis_url },
             log: LogConfig {

@@ -56,7 +56,11 @@ pub fn router(state: AppState) -> Router {
 async fn route_not_found(request: Request) -> ApiError {
     ApiError::new(
         greenos_core::error_code::ErrorCode::RouteNotFound,
-        format!("No route for {} {}.", request.method(), request.uri().path()),
+        format!(
+            "No route for {} {}.",
+            request.method(),
+            request.uri().path()
+        ),
     )
 }
 
@@ -101,7 +105,9 @@ async fn envelope_bare_errors(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let code = code_for_status(status);
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "The request body is larger than this route accepts.".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "The request body is larger than this route accepts.".to_owned()
+        }
         StatusCode::METHOD_NOT_ALLOWED => "This route does not accept that method.".to_owned(),
         _ if text.trim().is_empty() => status.canonical_reason().unwrap_or("Error").to_owned(),
         _ => text,

@@ -24,7 +24,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let http_requests_total = IntCounterVec::new(
-            Opts::new("greenos_http_requests_total", "HTTP requests answered, by route and status."),
+            Opts::new(
+                "greenos_http_requests_total",
+                "HTTP requests answered, by route and status.",
+            ),
             &["method", "route", "status"],
         )?;
         let http_request_duration_seconds = HistogramVec::new(

@@ -147,10 +147,11 @@ fn methodology() -> TableCreateStatement {
         .table("esg_mrv_methodology")
         .if_not_exists()
         .col(string_len("methodology_version", 64).primary_key())
-        .col(
-            string_len("status", 16)
-                .check(Expr::col("status").is_in(["DRAFT", "ACTIVE", "DEPRECATED"])),
-        )
+        .col(string_len("status", 16).check(Expr::col("status").is_in([
+            "DRAFT",
+            "ACTIVE",
+            "DEPRECATED",
+        ])))
         .col(text("baseline_reference"))
         .col(text("factor_references"))
         .col(text("geographic_scope"))

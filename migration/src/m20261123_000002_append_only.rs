@@ -97,12 +97,16 @@ fn postgres_statements() -> Vec<String> {
          END $$"
     ));
     for table in APPEND_ONLY_TABLES {
-        out.push(format!("DROP TRIGGER IF EXISTS {table}_append_only ON {table}"));
+        out.push(format!(
+            "DROP TRIGGER IF EXISTS {table}_append_only ON {table}"
+        ));
         out.push(format!(
             "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
              FOR EACH ROW EXECUTE FUNCTION greenos_reject_mutation()"
         ));
-        out.push(format!("DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"));
+        out.push(format!(
+            "DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"
+        ));
         out.push(format!(
             "CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} \
              FOR EACH STATEMENT EXECUTE FUNCTION greenos_reject_mutation()"

@@ -21,7 +21,11 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok(Ok(()))
     );
     let redis_up = redis_reachable(&state.redis).await;
-    let status = if database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database_up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": match (database_up, redis_up) {
             (true, true) => "ok",
