@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
 use crate::db;
+use crate::security::Security;
 
 /// Everything a request or job may need, built once at start-up.
 pub struct App {
@@ -20,6 +21,8 @@ pub struct App {
     pub metrics: Metrics,
     /// The Redis client (connections are made on demand; Redis may be down).
     pub redis: redis::Client,
+    /// Keyrings, API tokens and the secret provider.
+    pub security: Security,
 }
 
 /// Shared state of the HTTP handlers: one `Arc`, cheap to clone.
@@ -37,6 +40,8 @@ impl Deref for AppState {
 impl AppState {
     /// Connects, migrates and assembles the application.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Secrets first: a misconfigured production process stops before touching anything.
+        let security = Security::load(&config).await?;
         let db = db::connect(&config.database)
             .await
             .context("cannot open the database (GREENOS_DATABASE_URL)")?;
@@ -51,6 +56,7 @@ impl AppState {
             db,
             metrics,
             redis,
+            security,
         })))
     }
 }

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::config::{Config, Environment, Vars};
-use crate::{db, router, telemetry};
+use crate::{db, keygen, router, telemetry};
 
 /// GreenOS: verifiable avoided-CO2 impacts and MRV exports.
 #[derive(Debug, Parser)]
@@ -30,6 +30,18 @@ pub enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
+    /// Print a new Ed25519 seed with its public key and fingerprint (no database needed).
+    Keygen {
+        /// The version name the new key will have in the ring.
+        #[arg(long, default_value = "v1")]
+        key_version: String,
+        /// Also print a new HMAC-SHA256 secret for `GREENOS_SIGNING_KEYS_JSON`.
+        #[arg(long)]
+        hmac: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What a `serve` process runs, so operators can split API replicas from workers.
@@ -45,6 +57,27 @@ pub enum Role {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen {
+            key_version,
+            hmac,
+            json,
+        } => keygen::run(&key_version, hmac, json),
+        Command::Serve { role } => serve(load_config()?, role, shutdown_signal()).await,
+        Command::Migrate => {
+            let config = load_config()?;
+            let db = db::connect(&config.database)
+                .await
+                .context("cannot open the database (GREENOS_DATABASE_URL)")?;
+            db::migrate(&db).await.context("migration failed")?;
+            println!("migrations applied ({})", db::backend_name(&db));
+            Ok(())
+        }
+    }
+}
+
+/// Reads the configuration and starts logging; warns about unknown `GREENOS_*` variables.
+pub fn load_config() -> anyhow::Result<Config> {
     let vars = Vars::from_process_env();
     let config = Config::from_vars(&vars)?;
     telemetry::init(&config.log);
@@ -54,17 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             "unknown GREENOS_* variable ignored (a typo?)"
         );
     }
-    match cli.command {
-        Command::Serve { role } => serve(config, role, shutdown_signal()).await,
-        Command::Migrate => {
-            let db = db::connect(&config.database)
-                .await
-                .context("cannot open the database (GREENOS_DATABASE_URL)")?;
-            db::migrate(&db).await.context("migration failed")?;
-            println!("migrations applied ({})", db::backend_name(&db));
-            Ok(())
-        }
-    }
+    Ok(config)
 }
 
 /// Starts the service and runs until `shutdown` completes.

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use greenos_core::secrets::{ProviderKind, SecretName, VaultSettings};
 use secrecy::SecretString;
 
 /// Where the service runs; production is fail-closed.
@@ -111,17 +112,15 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
-/// Signing key material as configured; parsed into keyrings at start-up.
-#[derive(Clone, Debug, Default)]
-pub struct SigningConfig {
-    /// `GREENOS_SIGNING_ACTIVE_KEY_VERSION`.
-    pub hmac_active_version: Option<String>,
-    /// `GREENOS_SIGNING_KEYS_JSON`.
-    pub hmac_keys_json: Option<SecretString>,
-    /// `GREENOS_ED25519_ACTIVE_KEY_VERSION`.
-    pub ed25519_active_version: Option<String>,
-    /// `GREENOS_ED25519_KEYS_JSON`.
-    pub ed25519_keys_json: Option<SecretString>,
+/// Where the critical secrets come from.
+#[derive(Clone, Debug)]
+pub struct SecretsConfig {
+    /// `GREENOS_SECRET_PROVIDER`.
+    pub provider: ProviderKind,
+    /// The critical secrets found in the environment (used by the `env` provider).
+    pub env_values: BTreeMap<SecretName, SecretString>,
+    /// `GREENOS_VAULT_*`, when the provider is `vault`.
+    pub vault: Option<VaultSettings>,
 }
 
 /// The whole configuration.
@@ -137,8 +136,8 @@ pub struct Config {
     pub redis: RedisConfig,
     /// Logging.
     pub log: LogConfig,
-    /// Signing keys.
-    pub signing: SigningConfig,
+    /// Critical secrets: keyrings and API tokens.
+    pub secrets: SecretsConfig,
     /// `GREENOS_DATA_DIR`: where dev-mode generated keys are kept.
     pub data_dir: PathBuf,
 }
@@ -154,10 +153,17 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_LOG", Some("info")),
     ("GREENOS_LOG_FORMAT", Some("text")),
     ("GREENOS_DATA_DIR", Some(".greenos")),
+    ("GREENOS_SECRET_PROVIDER", Some("env")),
     ("GREENOS_SIGNING_ACTIVE_KEY_VERSION", None),
     ("GREENOS_SIGNING_KEYS_JSON", None),
     ("GREENOS_ED25519_ACTIVE_KEY_VERSION", None),
     ("GREENOS_ED25519_KEYS_JSON", None),
+    ("GREENOS_API_TOKENS_JSON", None),
+    ("GREENOS_VAULT_ADDR", None),
+    ("GREENOS_VAULT_TOKEN", None),
+    ("GREENOS_VAULT_MOUNT", Some("secret")),
+    ("GREENOS_VAULT_PATH", Some("greenos")),
+    ("GREENOS_VAULT_TIMEOUT_MS", Some("5000")),
 ];
 
 /// The raw `GREENOS_*` values, from the process environment or from a test's map.
@@ -306,15 +312,53 @@ impl Config {
                 filter: vars.string("GREENOS_LOG"),
                 format: vars.parse_with("GREENOS_LOG_FORMAT")?,
             },
-            signing: SigningConfig {
-                hmac_active_version: vars.optional("GREENOS_SIGNING_ACTIVE_KEY_VERSION"),
-                hmac_keys_json: vars.secret("GREENOS_SIGNING_KEYS_JSON"),
-                ed25519_active_version: vars.optional("GREENOS_ED25519_ACTIVE_KEY_VERSION"),
-                ed25519_keys_json: vars.secret("GREENOS_ED25519_KEYS_JSON"),
-            },
+            secrets: secrets_config(vars)?,
             data_dir: PathBuf::from(vars.string("GREENOS_DATA_DIR")),
         })
     }
+}
+
+fn secrets_config(vars: &Vars) -> Result<SecretsConfig, ConfigError> {
+    let provider_raw = vars.string("GREENOS_SECRET_PROVIDER");
+    let provider: ProviderKind = provider_raw.parse().map_err(|_| ConfigError {
+        var: "GREENOS_SECRET_PROVIDER",
+        expected: "one of env, vault, kms".to_owned(),
+        got: Some(provider_raw.clone()),
+    })?;
+    let env_values = SecretName::ALL
+        .into_iter()
+        .filter_map(|name| vars.secret(name.env_name()).map(|value| (name, value)))
+        .collect();
+    let vault = if provider == ProviderKind::Vault {
+        let addr = vars.optional("GREENOS_VAULT_ADDR").ok_or_else(|| ConfigError {
+            var: "GREENOS_VAULT_ADDR",
+            expected: "the Vault base URL, e.g. https://vault.example:8200, when GREENOS_SECRET_PROVIDER=vault".to_owned(),
+            got: None,
+        })?;
+        let token = vars
+            .secret("GREENOS_VAULT_TOKEN")
+            .ok_or_else(|| ConfigError {
+                var: "GREENOS_VAULT_TOKEN",
+                expected: "a Vault token when GREENOS_SECRET_PROVIDER=vault".to_owned(),
+                got: None,
+            })?;
+        let timeout_ms: u64 =
+            vars.parse("GREENOS_VAULT_TIMEOUT_MS", "a timeout in milliseconds")?;
+        Some(VaultSettings {
+            addr,
+            token,
+            mount: vars.string("GREENOS_VAULT_MOUNT"),
+            path: vars.string("GREENOS_VAULT_PATH"),
+            timeout: std::time::Duration::from_millis(timeout_ms),
+        })
+    } else {
+        None
+    };
+    Ok(SecretsConfig {
+        provider,
+        env_values,
+        vault,
+    })
 }
 
 #[cfg(test)]

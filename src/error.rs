@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use greenos_core::error_code::ErrorCode;
+use greenos_core::error_code::{DomainError, ErrorCode};
 use serde_json::{Value, json};
 
 /// An error answered to a client; its status comes from the code registry.
@@ -52,6 +52,15 @@ impl ApiError {
 /// The envelope body for a code, message and details.
 pub fn envelope(code: ErrorCode, message: &str, details: &Value) -> Value {
     json!({"error": {"code": code.as_str(), "message": message, "details": details}})
+}
+
+impl<E: DomainError> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        match err.code() {
+            ErrorCode::Internal => Self::internal("request failed", &err),
+            code => Self::new(code, err.to_string()).with_details(err.details()),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -2,10 +2,13 @@
 //! The domain lives in `greenos-core`; this crate only assembles it.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod keygen;
 pub mod router;
 pub mod routes;
+pub mod security;
 pub mod telemetry;

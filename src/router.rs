@@ -15,7 +15,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use greenos_core::auth::Scope;
+
 use crate::app::AppState;
+use crate::auth;
 use crate::error::{ApiError, code_for_status, envelope};
 use crate::routes;
 
@@ -25,9 +28,23 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.http.max_body_bytes;
-    Router::new()
+    let public = Router::new()
         .route("/health", get(routes::health::health))
-        .route("/metrics", get(routes::metrics::metrics))
+        .route("/api/v2/esg/public-key", get(routes::keys::public_key))
+        .route(
+            "/.well-known/greenos-public-key",
+            get(routes::keys::public_key),
+        )
+        .route("/api/v2/esg/public-keys", get(routes::keys::public_keys));
+    let read = Router::new().route("/metrics", get(routes::metrics::metrics));
+    let admin = Router::new().route(
+        "/api/v2/esg/internal/secrets/status",
+        get(routes::secrets::status),
+    );
+    Router::new()
+        .merge(public)
+        .merge(scoped(&state, Scope::Read, read))
+        .merge(scoped(&state, Scope::Admin, admin))
         .fallback(route_not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
@@ -51,6 +68,14 @@ pub fn router(state: AppState) -> Router {
                 })),
         )
         .with_state(state)
+}
+
+/// Guards every route of `routes` with `scope`.
+fn scoped(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
+    routes.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        move |state, request, next| auth::require_scope(state, scope, request, next),
+    ))
 }
 
 async fn route_not_found(request: Request) -> ApiError {

@@ -51,6 +51,7 @@ error_codes! {
     MethodologyNotFound => ("GREENOS_METHODOLOGY_NOT_FOUND", 404),
     MethodologyInvalid => ("GREENOS_METHODOLOGY_INVALID", 422),
     MethodologyActiveConflict => ("GREENOS_METHODOLOGY_ACTIVE_CONFLICT", 409),
+    MethodologyVersionExists => ("GREENOS_METHODOLOGY_VERSION_EXISTS", 409),
     MrvInvalidPeriod => ("GREENOS_MRV_INVALID_PERIOD", 422),
     MrvExportConflict => ("GREENOS_MRV_EXPORT_CONFLICT", 409),
     MrvExportNotFound => ("GREENOS_MRV_EXPORT_NOT_FOUND", 404),
@@ -59,6 +60,20 @@ error_codes! {
     PublicKeyNotFound => ("GREENOS_PUBLIC_KEY_NOT_FOUND", 404),
     ServiceUnavailable => ("GREENOS_SERVICE_UNAVAILABLE", 503),
     Internal => ("GREENOS_INTERNAL", 500),
+}
+
+/// A domain error that knows its public code and the details a client may see.
+///
+/// `Internal` errors carry a message for the log only: the HTTP and GraphQL layers answer them
+/// with a generic sentence.
+pub trait DomainError: std::error::Error {
+    /// The code this error is answered with.
+    fn code(&self) -> ErrorCode;
+
+    /// Machine-readable details (failing flags, offending fields); empty by default.
+    fn details(&self) -> serde_json::Value {
+        serde_json::Value::Object(serde_json::Map::new())
+    }
 }
 
 #[cfg(test)]

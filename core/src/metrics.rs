@@ -1,7 +1,8 @@
 //! The metrics GreenOS exports, registered in a registry the application owns (no globals).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
@@ -17,6 +18,8 @@ pub struct Metrics {
     pub http_requests_total: IntCounterVec,
     /// `greenos_http_request_duration_seconds{method,route}`.
     pub http_request_duration_seconds: HistogramVec,
+    /// `greenos_mrv_methodology_version_active{methodology_version}`: 1 for the ACTIVE version.
+    pub mrv_methodology_version_active: IntGaugeVec,
 }
 
 impl Metrics {
@@ -40,10 +43,19 @@ impl Metrics {
         )?;
         registry.register(Box::new(http_requests_total.clone()))?;
         registry.register(Box::new(http_request_duration_seconds.clone()))?;
+        let mrv_methodology_version_active = IntGaugeVec::new(
+            Opts::new(
+                "greenos_mrv_methodology_version_active",
+                "1 for the ACTIVE methodology version, 0 for the other known versions.",
+            ),
+            &["methodology_version"],
+        )?;
+        registry.register(Box::new(mrv_methodology_version_active.clone()))?;
         Ok(Self {
             registry,
             http_requests_total,
             http_request_duration_seconds,
+            mrv_methodology_version_active,
         })
     }
 

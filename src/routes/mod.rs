@@ -1,4 +1,6 @@
 //! REST routes, one file per area.
 
 pub mod health;
+pub mod keys;
 pub mod metrics;
+pub mod secrets;

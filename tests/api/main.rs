@@ -1,8 +1,12 @@
 //! GreenOS integration tests: the real application, on a fresh SQLite file and a fresh
 //! PostgreSQL database per test, seen as a user sees it.
 
+mod credentials;
 mod helpers;
 
 mod health;
+mod production;
 mod schema;
+mod security;
 mod startup;
+mod vault;

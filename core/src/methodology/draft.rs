@@ -1,0 +1,303 @@
+//! The input of a new methodology version and its §7 validation: a `MethodologyDraft` (from an
+//! admin request) or `MethodologySettings` (from configuration) becomes a `ValidatedDraft`, which
+//! carries its hash and is the only thing the registry stores.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::methodology::MethodologyError;
+use crate::proof::{CountryFactors, Decimal6, MethodologyHashInput, Sha256Hex, methodology_hash};
+
+/// The longest `methodology_version` (the column is 64 characters wide).
+const MAX_VERSION_CHARS: usize = 64;
+/// The longest `rounding` rule (the column is 64 characters wide).
+const MAX_ROUNDING_CHARS: usize = 64;
+/// No emission factor exceeds 1 t CO2 per km; a larger value is a unit error, and would overflow
+/// the micro-unit columns of the ledger once multiplied by a distance.
+const MAX_FACTOR: Decimal = Decimal::ONE_THOUSAND;
+
+/// The factors of one country as given in a draft: decimal strings with at most 6 decimals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftFactors {
+    /// Emission factor of the thermal baseline (kg CO2 per km), e.g. `"0.192"` or `"0.192000"`.
+    pub thermal_factor_local: String,
+    /// Emission factor of the electric vehicle (kg CO2 per km), e.g. `"0.048000"`.
+    pub ev_factor_local: String,
+}
+
+/// A methodology version to create, as an admin submits it (unknown fields are refused).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodologyDraft {
+    /// The new, unique version name.
+    pub methodology_version: String,
+    /// The baseline the avoided emissions are measured against.
+    pub baseline_reference: String,
+    /// Sources of the emission factors (at least one).
+    pub factor_references: Vec<String>,
+    /// ISO 3166-1 alpha-2 codes covered; sorted and deduplicated on validation.
+    pub geographic_scope: Vec<String>,
+    /// Factors per country: exactly the countries of the scope.
+    pub country_factors: BTreeMap<String, DraftFactors>,
+    /// The formula, as text.
+    pub formula: String,
+    /// The rounding rule, as text.
+    pub rounding: String,
+}
+
+/// The methodology a fresh registry is bootstrapped with, from `GREENOS_MRV_*` and
+/// `GREENOS_COUNTRY_FACTORS_JSON`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodologySettings {
+    /// `GREENOS_MRV_METHODOLOGY_VERSION`.
+    pub methodology_version: String,
+    /// `GREENOS_MRV_BASELINE_REFERENCE`.
+    pub baseline_reference: String,
+    /// `GREENOS_MRV_FACTOR_REFERENCES`.
+    pub factor_references: Vec<String>,
+    /// `GREENOS_MRV_GEOGRAPHIC_SCOPE`.
+    pub geographic_scope: Vec<String>,
+    /// `GREENOS_COUNTRY_FACTORS_JSON`.
+    pub country_factors: BTreeMap<String, CountryFactors>,
+    /// `GREENOS_MRV_FORMULA`.
+    pub formula: String,
+    /// `GREENOS_MRV_ROUNDING`.
+    pub rounding: String,
+}
+
+impl MethodologySettings {
+    /// The same content as a draft, factors written as 6-decimal strings.
+    pub fn to_draft(&self) -> MethodologyDraft {
+        MethodologyDraft {
+            methodology_version: self.methodology_version.clone(),
+            baseline_reference: self.baseline_reference.clone(),
+            factor_references: self.factor_references.clone(),
+            geographic_scope: self.geographic_scope.clone(),
+            country_factors: self
+                .country_factors
+                .iter()
+                .map(|(country, f)| {
+                    let factors = DraftFactors {
+                        thermal_factor_local: f.thermal_factor_local.to_string(),
+                        ev_factor_local: f.ev_factor_local.to_string(),
+                    };
+                    (country.clone(), factors)
+                })
+                .collect(),
+            formula: self.formula.clone(),
+            rounding: self.rounding.clone(),
+        }
+    }
+
+    /// Checks the §7 rules, so that a bad configuration stops start-up.
+    pub fn validate(&self) -> Result<ValidatedDraft, MethodologyError> {
+        self.to_draft().validate()
+    }
+}
+
+/// A draft that passed every §7 rule, with its `methodology_hash`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatedDraft {
+    input: MethodologyHashInput,
+    hash: Sha256Hex,
+}
+
+impl ValidatedDraft {
+    /// The hashed fields, normalised (scope sorted, factors exact).
+    pub fn hash_input(&self) -> &MethodologyHashInput {
+        &self.input
+    }
+
+    /// The hash of [`Self::hash_input`].
+    pub fn methodology_hash(&self) -> &Sha256Hex {
+        &self.hash
+    }
+
+    /// The version name.
+    pub fn methodology_version(&self) -> &str {
+        &self.input.methodology_version
+    }
+}
+
+impl MethodologyDraft {
+    /// Parses the factors exactly, normalises the scope and checks every §7 rule.
+    pub fn validate(self) -> Result<ValidatedDraft, MethodologyError> {
+        let mut country_factors = BTreeMap::new();
+        for (country, factors) in &self.country_factors {
+            check_country(&format!("country_factors.{country}"), country)?;
+            let parsed = CountryFactors {
+                thermal_factor_local: parse_factor(
+                    country,
+                    "thermal_factor_local",
+                    &factors.thermal_factor_local,
+                )?,
+                ev_factor_local: parse_factor(country, "ev_factor_local", &factors.ev_factor_local)?,
+            };
+            country_factors.insert(country.clone(), parsed);
+        }
+        let mut geographic_scope = self.geographic_scope;
+        geographic_scope.sort_unstable();
+        geographic_scope.dedup();
+        let input = MethodologyHashInput {
+            methodology_version: self.methodology_version,
+            baseline_reference: self.baseline_reference,
+            factor_references: self.factor_references,
+            geographic_scope,
+            country_factors,
+            formula: self.formula,
+            rounding: self.rounding,
+        };
+        check_hash_input(&input)?;
+        let hash = methodology_hash(&input);
+        Ok(ValidatedDraft { input, hash })
+    }
+}
+
+fn parse_factor(country: &str, name: &str, text: &str) -> Result<Decimal6, MethodologyError> {
+    Decimal6::parse_exact(text).map_err(|e| {
+        MethodologyError::invalid(format!("country_factors.{country}.{name}"), e.to_string())
+    })
+}
+
+/// Every §7 rule on the hashed fields; also re-checks stored versions.
+pub(crate) fn check_hash_input(input: &MethodologyHashInput) -> Result<(), MethodologyError> {
+    check_version(&input.methodology_version)?;
+    non_blank("baseline_reference", &input.baseline_reference)?;
+    if input.factor_references.is_empty() {
+        return Err(MethodologyError::invalid(
+            "factor_references",
+            "at least one factor reference is required",
+        ));
+    }
+    for (i, reference) in input.factor_references.iter().enumerate() {
+        non_blank(&format!("factor_references[{i}]"), reference)?;
+    }
+    non_blank("formula", &input.formula)?;
+    non_blank("rounding", &input.rounding)?;
+    if input.rounding.chars().count() > MAX_ROUNDING_CHARS {
+        return Err(MethodologyError::invalid(
+            "rounding",
+            format!("at most {MAX_ROUNDING_CHARS} characters"),
+        ));
+    }
+    check_scope(&input.geographic_scope)?;
+    for (country, factors) in &input.country_factors {
+        check_country(&format!("country_factors.{country}"), country)?;
+        check_factors(country, factors)?;
+    }
+    check_coverage(&input.geographic_scope, &input.country_factors)
+}
+
+fn check_version(version: &str) -> Result<(), MethodologyError> {
+    let length = version.chars().count();
+    let charset_ok = version
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if (1..=MAX_VERSION_CHARS).contains(&length) && charset_ok {
+        Ok(())
+    } else {
+        Err(MethodologyError::invalid(
+            "methodology_version",
+            format!("must be 1 to {MAX_VERSION_CHARS} characters of [A-Za-z0-9._:-]"),
+        ))
+    }
+}
+
+fn non_blank(field: &str, value: &str) -> Result<(), MethodologyError> {
+    if value.trim().is_empty() {
+        Err(MethodologyError::invalid(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_country(field: &str, code: &str) -> Result<(), MethodologyError> {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(MethodologyError::invalid(
+            field,
+            format!("{code:?} is not an ISO 3166-1 alpha-2 code in uppercase"),
+        ))
+    }
+}
+
+fn check_scope(scope: &[String]) -> Result<(), MethodologyError> {
+    if scope.is_empty() {
+        return Err(MethodologyError::invalid(
+            "geographic_scope",
+            "at least one country is required",
+        ));
+    }
+    for code in scope {
+        check_country("geographic_scope", code)?;
+    }
+    if scope.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return Err(MethodologyError::invalid(
+            "geographic_scope",
+            "must be sorted and free of duplicates",
+        ));
+    }
+    Ok(())
+}
+
+fn check_factors(country: &str, factors: &CountryFactors) -> Result<(), MethodologyError> {
+    let field = |name: &str| format!("country_factors.{country}.{name}");
+    let thermal = factors.thermal_factor_local.as_decimal();
+    let ev = factors.ev_factor_local.as_decimal();
+    if thermal <= Decimal::ZERO {
+        return Err(MethodologyError::invalid(
+            field("thermal_factor_local"),
+            "must be greater than 0",
+        ));
+    }
+    if ev < Decimal::ZERO {
+        return Err(MethodologyError::invalid(
+            field("ev_factor_local"),
+            "must be greater than or equal to 0",
+        ));
+    }
+    for (name, value) in [("thermal_factor_local", thermal), ("ev_factor_local", ev)] {
+        if value > MAX_FACTOR {
+            return Err(MethodologyError::invalid(
+                field(name),
+                "must be at most 1000 kg CO2 per km (a larger value is a unit error)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_coverage(
+    scope: &[String],
+    factors: &BTreeMap<String, CountryFactors>,
+) -> Result<(), MethodologyError> {
+    let scope_set: BTreeSet<&str> = scope.iter().map(String::as_str).collect();
+    let missing: Vec<String> = scope
+        .iter()
+        .filter(|c| !factors.contains_key(c.as_str()))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(MethodologyError::MissingCountryFactors { countries: missing });
+    }
+    let extra: Vec<&str> = factors
+        .keys()
+        .map(String::as_str)
+        .filter(|c| !scope_set.contains(c))
+        .collect();
+    if extra.is_empty() {
+        Ok(())
+    } else {
+        Err(MethodologyError::invalid(
+            "country_factors",
+            format!(
+                "factors for {}, which geographic_scope does not list (add the country to the scope or remove its factors)",
+                extra.join(", ")
+            ),
+        ))
+    }
+}

@@ -1,0 +1,148 @@
+//! The methodology registry (SPEC §7): versioned, hashed sets of baseline, factor references,
+//! geographic scope and country factors. Ingestion takes its factors from the one ACTIVE
+//! version; exports bind to a version by its `methodology_hash`.
+//!
+//! A version is created as `DRAFT` (or directly `ACTIVE` on an empty registry), becomes `ACTIVE`
+//! by activation, which deprecates the previous `ACTIVE` one in the same transaction, and stays
+//! readable as `DEPRECATED` for audit replay. Its hashed content never changes (a database
+//! trigger freezes it); only `status`, `activated_at` and `deprecated_at` move.
+
+mod draft;
+mod error;
+mod lifecycle;
+mod store;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::proof::{CountryFactors, MethodologyHashInput, Sha256Hex, UtcMicros, methodology_hash};
+
+pub use draft::{DraftFactors, MethodologyDraft, MethodologySettings, ValidatedDraft};
+pub use error::MethodologyError;
+pub use lifecycle::{activate, bootstrap_if_empty, create};
+pub use store::{active, get, list};
+
+/// Where a methodology version is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MethodologyStatus {
+    /// Created, never activated.
+    Draft,
+    /// The version ingestion uses; at most one at a time (enforced by the database).
+    Active,
+    /// Replaced by a later activation; kept readable for audit replay.
+    Deprecated,
+}
+
+impl MethodologyStatus {
+    /// The stored and serialised form: `DRAFT`, `ACTIVE` or `DEPRECATED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Active => "ACTIVE",
+            Self::Deprecated => "DEPRECATED",
+        }
+    }
+}
+
+impl fmt::Display for MethodologyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MethodologyStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "DRAFT" => Ok(Self::Draft),
+            "ACTIVE" => Ok(Self::Active),
+            "DEPRECATED" => Ok(Self::Deprecated),
+            other => Err(format!("unknown methodology status {other:?}")),
+        }
+    }
+}
+
+/// One methodology version as stored in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Methodology {
+    /// The unique version name, 1–64 characters of `[A-Za-z0-9._:-]`.
+    pub methodology_version: String,
+    /// Lifecycle status (not hashed).
+    pub status: MethodologyStatus,
+    /// The baseline the avoided emissions are measured against.
+    pub baseline_reference: String,
+    /// Sources of the emission factors, in the order given.
+    pub factor_references: Vec<String>,
+    /// ISO 3166-1 alpha-2 codes covered, sorted and deduplicated.
+    pub geographic_scope: Vec<String>,
+    /// Factors per country of the scope (exactly the scope's countries).
+    pub country_factors: BTreeMap<String, CountryFactors>,
+    /// The formula, as text.
+    pub formula: String,
+    /// The rounding rule, as text.
+    pub rounding: String,
+    /// SHA-256 of the canonical hashed fields (SPEC §5).
+    pub methodology_hash: Sha256Hex,
+    /// When the version was created.
+    pub created_at: UtcMicros,
+    /// When the version became ACTIVE, if it ever did.
+    pub activated_at: Option<UtcMicros>,
+    /// When the version was deprecated, if it was.
+    pub deprecated_at: Option<UtcMicros>,
+}
+
+impl Methodology {
+    /// The factors of `country_code`, or `None` when the version does not cover it.
+    pub fn factors_for(&self, country_code: &str) -> Option<&CountryFactors> {
+        self.country_factors.get(country_code)
+    }
+
+    /// The fields covered by `methodology_hash`, in hash-input form.
+    pub fn hash_input(&self) -> MethodologyHashInput {
+        MethodologyHashInput {
+            methodology_version: self.methodology_version.clone(),
+            baseline_reference: self.baseline_reference.clone(),
+            factor_references: self.factor_references.clone(),
+            geographic_scope: self.geographic_scope.clone(),
+            country_factors: self.country_factors.clone(),
+            formula: self.formula.clone(),
+            rounding: self.rounding.clone(),
+        }
+    }
+
+    /// Re-computes the hash from the stored fields (compare with `methodology_hash`).
+    pub fn recompute_hash(&self) -> Sha256Hex {
+        methodology_hash(&self.hash_input())
+    }
+
+    /// Re-checks the §7 rules on the stored content (exports refuse an incomplete version).
+    pub fn check_complete(&self) -> Result<(), MethodologyError> {
+        draft::check_hash_input(&self.hash_input())
+    }
+}
+
+/// Sets `greenos_mrv_methodology_version_active{methodology_version}` to 1 for the ACTIVE
+/// version and 0 for every other one, and answers the ACTIVE version.
+pub async fn refresh_active_gauge<C: ConnectionTrait>(
+    db: &C,
+    metrics: &Metrics,
+) -> Result<Option<Methodology>, MethodologyError> {
+    let all = list(db).await?;
+    for methodology in &all {
+        let value = i64::from(methodology.status == MethodologyStatus::Active);
+        metrics
+            .mrv_methodology_version_active
+            .with_label_values(&[methodology.methodology_version.as_str()])
+            .set(value);
+    }
+    Ok(all
+        .into_iter()
+        .find(|m| m.status == MethodologyStatus::Active))
+}

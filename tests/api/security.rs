@@ -1,0 +1,142 @@
+//! Bearer-token scopes on every route, public routes, the secrets status endpoint.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::Method;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::credentials::{self, TOKEN_ADMIN, TOKEN_EXPORT, TOKEN_INGEST, TOKEN_READ};
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    every_route_requires_its_scope,
+    public_routes_stay_public,
+    secrets_status_never_returns_a_value,
+);
+
+/// Every protected route, with the scope it requires.
+pub const PROTECTED_ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/metrics", "read"),
+    ("GET", "/api/v2/esg/internal/secrets/status", "admin"),
+];
+
+fn token_for(scope: &str) -> &'static str {
+    match scope {
+        "read" => TOKEN_READ,
+        "ingest" => TOKEN_INGEST,
+        "export" => TOKEN_EXPORT,
+        _ => TOKEN_ADMIN,
+    }
+}
+
+fn wrong_token_for(scope: &str) -> &'static str {
+    if scope == "read" {
+        TOKEN_INGEST
+    } else {
+        TOKEN_READ
+    }
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let method = Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn every_route_requires_its_scope(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, credentials::secure).await else {
+        return;
+    };
+    for (method, path, scope) in PROTECTED_ROUTES {
+        let (status, body) = call(&app, method, path, None).await;
+        assert_eq!(status, 401, "{method} {path} without a token");
+        assert_eq!(body["error"]["code"], "GREENOS_UNAUTHENTICATED");
+        let (status, body) = call(&app, method, path, Some("not-a-known-token")).await;
+        assert_eq!(status, 401, "{method} {path} with an unknown token");
+        assert_eq!(body["error"]["code"], "GREENOS_UNAUTHENTICATED");
+        let (status, body) = call(&app, method, path, Some(wrong_token_for(scope))).await;
+        assert_eq!(status, 403, "{method} {path} with the wrong scope");
+        assert_eq!(body["error"]["code"], "GREENOS_FORBIDDEN");
+        assert_eq!(body["error"]["details"]["required_scope"], *scope);
+        let (status, _) = call(&app, method, path, Some(token_for(scope))).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path} with scope {scope}: {status}"
+        );
+    }
+}
+
+async fn public_routes_stay_public(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, credentials::secure).await else {
+        return;
+    };
+    for path in [
+        "/health",
+        "/api/v2/esg/public-key",
+        "/.well-known/greenos-public-key",
+        "/api/v2/esg/public-keys",
+    ] {
+        let (status, _) = call(&app, "GET", path, None).await;
+        assert_eq!(status, 200, "{path} is public");
+    }
+    let (_, api) = call(&app, "GET", "/api/v2/esg/public-key", None).await;
+    let (_, well_known) = call(&app, "GET", "/.well-known/greenos-public-key", None).await;
+    assert_eq!(api, well_known, "identical bodies");
+    assert_eq!(api["signature_algorithm"], "ED25519");
+    assert_eq!(api["encoding"], "base64");
+    assert_eq!(api["key_version"], "v1");
+    let raw = BASE64
+        .decode(api["public_key"].as_str().expect("key"))
+        .expect("base64");
+    assert_eq!(raw.len(), 32);
+    assert_eq!(
+        api["fingerprint_sha256"],
+        hex::encode(Sha256::digest(&raw)),
+        "fingerprint recomputes"
+    );
+    let (_, all) = call(&app, "GET", "/api/v2/esg/public-keys", None).await;
+    assert_eq!(all["active_key_version"], "v1");
+    assert_eq!(all["keys"][0], api);
+}
+
+async fn secrets_status_never_returns_a_value(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, credentials::secure).await else {
+        return;
+    };
+    let response = app
+        .client
+        .get(app.url("/api/v2/esg/internal/secrets/status"))
+        .bearer_auth(TOKEN_ADMIN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    for secret in credentials::secret_values() {
+        assert!(!text.contains(&secret), "the status leaks a secret");
+    }
+    let body: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(body["provider"], "env");
+    assert_eq!(body["environment"], "dev");
+    let secrets = body["secrets"].as_object().expect("secrets map");
+    assert_eq!(secrets.len(), 5);
+    assert!(secrets.values().all(|v| v == "OK"), "{body}");
+}
+
+/// Dev without tokens: auth is off, every route answers without a token.
+#[tokio::test]
+async fn dev_without_tokens_has_auth_off() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (status, body) = call(&app, "GET", "/api/v2/esg/internal/secrets/status", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["secrets"]["GREENOS_API_TOKENS_JSON"], "MISSING");
+}
