@@ -10,3 +10,4 @@ mod schema;
 mod security;
 mod startup;
 mod vault;
+mod vectors;
