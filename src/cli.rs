@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
+use crate::bench::{self, BenchArgs};
 use crate::config::{Config, Environment, Vars};
+use crate::export::{self, ExportArgs};
+use crate::ingest::{self, IngestArgs};
+use crate::verify::{self, VerifyArgs};
 use crate::{db, keygen, router, telemetry};
 
 /// GreenOS: verifiable avoided-CO2 impacts and MRV exports.
@@ -30,6 +34,14 @@ pub enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
+    /// Load trips from a JSON Lines or CSV file into the ledger (streamed, batched, all cores).
+    Ingest(IngestArgs),
+    /// Measure throughput on this machine (`greenos bench ingest`).
+    Bench(BenchArgs),
+    /// Build, sign and store the MRV export of one calendar window.
+    Export(ExportArgs),
+    /// Verify an MRV export artifact offline, with the public key alone (no database).
+    Verify(VerifyArgs),
     /// Print a new Ed25519 seed with its public key and fingerprint (no database needed).
     Keygen {
         /// The version name the new key will have in the ring.
@@ -64,6 +76,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => keygen::run(&key_version, hmac, json),
         Command::Serve { role } => serve(load_config()?, role, shutdown_signal()).await,
+        Command::Ingest(args) => {
+            let state = AppState::build(load_config()?).await?;
+            let summary = ingest::run(&state, &args).await?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Bench(args) => {
+            load_config()?;
+            bench::run(Vars::from_process_env(), &args).await
+        }
+        Command::Export(args) => {
+            let state = AppState::build(load_config()?).await?;
+            export::run(&state, &args).await
+        }
+        Command::Verify(args) => verify::run(&args).await,
         Command::Migrate => {
             let config = load_config()?;
             let db = db::connect(&config.database)

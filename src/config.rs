@@ -7,8 +7,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use greenos_core::methodology::MethodologySettings;
 use greenos_core::secrets::{ProviderKind, SecretName, VaultSettings};
 use secrecy::SecretString;
+
+mod methodology;
 
 /// Where the service runs; production is fail-closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +88,9 @@ pub struct HttpConfig {
     pub bind: SocketAddr,
     /// `GREENOS_MAX_BODY_BYTES`: request bodies above this get 413.
     pub max_body_bytes: usize,
+    /// `GREENOS_VERIFY_MAX_BODY_BYTES`: the largest artifact `POST /api/v2/esg/mrv/verify`
+    /// accepts (larger ones are for the offline `greenos verify`).
+    pub verify_max_body_bytes: usize,
 }
 
 /// Database settings.
@@ -123,6 +129,13 @@ pub struct SecretsConfig {
     pub vault: Option<VaultSettings>,
 }
 
+/// Ingestion settings.
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    /// `GREENOS_MODEL_VERSION`: the calculation model recorded on every new impact.
+    pub model_version: String,
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -140,6 +153,11 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `GREENOS_DATA_DIR`: where dev-mode generated keys are kept.
     pub data_dir: PathBuf,
+    /// `GREENOS_MRV_*` and `GREENOS_COUNTRY_FACTORS_JSON`: the methodology an empty registry
+    /// is bootstrapped with.
+    pub methodology: MethodologySettings,
+    /// Ingestion.
+    pub ingest: IngestConfig,
 }
 
 /// Every variable GreenOS reads, with its default (`None` when unset means "not configured").
@@ -147,6 +165,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_ENV", Some("dev")),
     ("GREENOS_BIND", Some("127.0.0.1:8080")),
     ("GREENOS_MAX_BODY_BYTES", Some("8388608")),
+    ("GREENOS_VERIFY_MAX_BODY_BYTES", Some("67108864")),
     ("GREENOS_DATABASE_URL", Some("sqlite://greenos.db?mode=rwc")),
     ("GREENOS_DATABASE_MAX_CONNECTIONS", Some("10")),
     ("GREENOS_REDIS_URL", Some("redis://127.0.0.1:6379")),
@@ -164,6 +183,29 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_VAULT_MOUNT", Some("secret")),
     ("GREENOS_VAULT_PATH", Some("greenos")),
     ("GREENOS_VAULT_TIMEOUT_MS", Some("5000")),
+    ("GREENOS_MODEL_VERSION", Some("co2-v1")),
+    (
+        "GREENOS_MRV_METHODOLOGY_VERSION",
+        Some("greenos-mrv-2026.1"),
+    ),
+    (
+        "GREENOS_MRV_BASELINE_REFERENCE",
+        Some("distance_km * thermal_factor_local baseline"),
+    ),
+    (
+        "GREENOS_MRV_FACTOR_REFERENCES",
+        Some(methodology::DEFAULT_FACTOR_REFERENCES),
+    ),
+    ("GREENOS_MRV_GEOGRAPHIC_SCOPE", Some("CI,KE,SN")),
+    (
+        "GREENOS_COUNTRY_FACTORS_JSON",
+        Some(methodology::DEFAULT_COUNTRY_FACTORS_JSON),
+    ),
+    (
+        "GREENOS_MRV_FORMULA",
+        Some("co2_avoided_kg = distance_km * thermal_factor_local - distance_km * ev_factor_local"),
+    ),
+    ("GREENOS_MRV_ROUNDING", Some("half_even_6dp")),
 ];
 
 /// The raw `GREENOS_*` values, from the process environment or from a test's map.
@@ -299,6 +341,10 @@ impl Config {
             http: HttpConfig {
                 bind: vars.parse("GREENOS_BIND", "a socket address such as 127.0.0.1:8080")?,
                 max_body_bytes,
+                verify_max_body_bytes: vars.parse(
+                    "GREENOS_VERIFY_MAX_BODY_BYTES",
+                    "a size in bytes for artifacts sent to POST /api/v2/esg/mrv/verify",
+                )?,
             },
             database: DatabaseConfig {
                 url: database_url,
@@ -314,8 +360,26 @@ impl Config {
             },
             secrets: secrets_config(vars)?,
             data_dir: PathBuf::from(vars.string("GREENOS_DATA_DIR")),
+            methodology: methodology::methodology_settings(vars)?,
+            ingest: ingest_config(vars)?,
         })
     }
+}
+
+fn ingest_config(vars: &Vars) -> Result<IngestConfig, ConfigError> {
+    let model_version = vars.string("GREENOS_MODEL_VERSION");
+    let valid = (1..=64).contains(&model_version.len())
+        && model_version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+    if !valid {
+        return Err(ConfigError {
+            var: "GREENOS_MODEL_VERSION",
+            expected: "1 to 64 characters of A-Z a-z 0-9 . _ : -, e.g. co2-v1".to_owned(),
+            got: Some(model_version),
+        });
+    }
+    Ok(IngestConfig { model_version })
 }
 
 fn secrets_config(vars: &Vars) -> Result<SecretsConfig, ConfigError> {

@@ -3,12 +3,17 @@
 
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod export;
+pub mod extract;
+pub mod ingest;
 pub mod keygen;
 pub mod router;
 pub mod routes;
 pub mod security;
 pub mod telemetry;
+pub mod verify;

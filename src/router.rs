@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -36,14 +36,46 @@ pub fn router(state: AppState) -> Router {
             get(routes::keys::public_key),
         )
         .route("/api/v2/esg/public-keys", get(routes::keys::public_keys));
-    let read = Router::new().route("/metrics", get(routes::metrics::metrics));
-    let admin = Router::new().route(
-        "/api/v2/esg/internal/secrets/status",
-        get(routes::secrets::status),
-    );
+    let read = Router::new()
+        .route("/metrics", get(routes::metrics::metrics))
+        .route("/api/v2/esg/impact/{trip_id}", get(routes::impact::impact))
+        .route("/api/v2/esg/verify/{trip_id}", get(routes::impact::verify))
+        .route(
+            "/api/v2/esg/mrv/methodology",
+            get(routes::methodology::list),
+        )
+        .route(
+            "/api/v2/esg/mrv/methodology/current",
+            get(routes::methodology::current),
+        )
+        .route(
+            "/api/v2/esg/mrv/methodology/{version}",
+            get(routes::methodology::by_version),
+        );
+    let ingest = Router::new().route("/api/v2/esg/trips", post(routes::trips::ingest));
+    let admin = Router::new()
+        .route(
+            "/api/v2/esg/internal/secrets/status",
+            get(routes::secrets::status),
+        )
+        .route(
+            "/api/v2/esg/mrv/methodology",
+            post(routes::methodology::create),
+        )
+        .route(
+            "/api/v2/esg/mrv/methodology/{version}/activate",
+            post(routes::methodology::activate),
+        );
     Router::new()
         .merge(public)
         .merge(scoped(&state, Scope::Read, read))
+        .merge(scoped(&state, Scope::Ingest, ingest))
+        .merge(scoped(
+            &state,
+            Scope::Read,
+            routes::mrv::read_routes(state.config.http.verify_max_body_bytes),
+        ))
+        .merge(scoped(&state, Scope::Export, routes::mrv::export_routes()))
         .merge(scoped(&state, Scope::Admin, admin))
         .fallback(route_not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

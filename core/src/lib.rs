@@ -4,10 +4,16 @@
 pub mod auth;
 /// The registry of `GREENOS_*` error codes and the HTTP status each maps to.
 pub mod error_code;
-/// Prometheus metrics, in an explicit registry owned by the application.
-pub mod metrics;
+/// The signed, append-only impact ledger: trip parsing, computation, storage, verification.
+pub mod ledger;
 /// The versioned methodology registry: validation, lifecycle, bootstrap (SPEC §7).
 pub mod methodology;
+/// Prometheus metrics, in an explicit registry owned by the application.
+pub mod metrics;
+/// MRV exports: calendar windows of the ledger, canonical, hashed, signed, streamed (SPEC §8, §9).
+pub mod mrv;
+/// The transactional outbox: versioned event envelopes written with the change that caused them.
+pub mod outbox;
 /// Canonical JSON, exact decimals and timestamps, hashes, keyrings and signatures (SPEC §5, §6).
 pub mod proof;
 /// Where the critical secrets come from (env, Vault KV v2, KMS) and whether they are fit for use.

@@ -1,7 +1,8 @@
 //! The metrics GreenOS exports, registered in a registry the application owns (no globals).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
@@ -19,6 +20,17 @@ pub struct Metrics {
     pub http_request_duration_seconds: HistogramVec,
     /// `greenos_mrv_methodology_version_active{methodology_version}`: 1 for the ACTIVE version.
     pub mrv_methodology_version_active: IntGaugeVec,
+    /// `greenos_ingest_trips_total{result}`: `accepted`, `duplicate` or `rejected`.
+    pub ingest_trips_total: IntCounterVec,
+    /// `greenos_ingest_batches_total`: ingest requests or file batches processed.
+    pub ingest_batches_total: IntCounter,
+    /// `greenos_mrv_verification_failures_total`: trip or export verifications that failed.
+    pub mrv_verification_failures_total: IntCounter,
+    /// `greenos_mrv_exports_total`: MRV exports generated.
+    pub mrv_exports_total: IntCounter,
+    /// `greenos_mrv_methodology_mismatch_total`: export verifications whose methodology binding
+    /// failed.
+    pub mrv_methodology_mismatch_total: IntCounter,
 }
 
 impl Metrics {
@@ -50,12 +62,60 @@ impl Metrics {
             &["methodology_version"],
         )?;
         registry.register(Box::new(mrv_methodology_version_active.clone()))?;
+        let ingest_trips_total = IntCounterVec::new(
+            Opts::new(
+                "greenos_ingest_trips_total",
+                "Trips submitted for ingestion, by result (accepted, duplicate, rejected).",
+            ),
+            &["result"],
+        )?;
+        for result in ["accepted", "duplicate", "rejected"] {
+            ingest_trips_total.with_label_values(&[result]);
+        }
+        let ingest_batches_total = IntCounter::new(
+            "greenos_ingest_batches_total",
+            "Ingest requests and bulk-file batches processed.",
+        )?;
+        let mrv_verification_failures_total = IntCounter::new(
+            "greenos_mrv_verification_failures_total",
+            "Trip and MRV export verifications that found a tampered payload or a bad signature.",
+        )?;
+        registry.register(Box::new(ingest_trips_total.clone()))?;
+        registry.register(Box::new(ingest_batches_total.clone()))?;
+        registry.register(Box::new(mrv_verification_failures_total.clone()))?;
+        let mrv_exports_total =
+            IntCounter::new("greenos_mrv_exports_total", "MRV exports generated.")?;
+        let mrv_methodology_mismatch_total = IntCounter::new(
+            "greenos_mrv_methodology_mismatch_total",
+            "MRV export verifications whose methodology binding did not hold.",
+        )?;
+        registry.register(Box::new(mrv_exports_total.clone()))?;
+        registry.register(Box::new(mrv_methodology_mismatch_total.clone()))?;
         Ok(Self {
             registry,
             http_requests_total,
             http_request_duration_seconds,
             mrv_methodology_version_active,
+            ingest_trips_total,
+            ingest_batches_total,
+            mrv_verification_failures_total,
+            mrv_exports_total,
+            mrv_methodology_mismatch_total,
         })
+    }
+
+    /// Counts one ingest request or file batch and the fate of its trips.
+    pub fn record_ingest(&self, accepted: usize, duplicates: usize, rejected: usize) {
+        self.ingest_batches_total.inc();
+        for (result, count) in [
+            ("accepted", accepted),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ] {
+            self.ingest_trips_total
+                .with_label_values(&[result])
+                .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+        }
     }
 
     /// Renders every metric in the Prometheus text exposition format.

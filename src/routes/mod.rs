@@ -1,6 +1,10 @@
 //! REST routes, one file per area.
 
 pub mod health;
+pub mod impact;
 pub mod keys;
+pub mod methodology;
 pub mod metrics;
+pub mod mrv;
 pub mod secrets;
+pub mod trips;

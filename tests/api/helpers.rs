@@ -170,6 +170,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A separate connection for raw SQL, as an attacker or an operator would have.
     pub db: DatabaseConnection,
+    /// The variables the application was started with (to start a second instance on the
+    /// same database).
+    pub vars: Vars,
     shutdown: Option<oneshot::Sender<()>>,
     /// Kept last so the database outlives every connection above.
     _test_db: TestDb,
@@ -209,6 +212,7 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             db,
+            vars,
             shutdown: Some(tx),
             _test_db: test_db,
         })
@@ -231,6 +235,64 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST path` with a JSON body, answering the status and the JSON body (`Null` when not
+    /// JSON).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST path` with a raw body and content type, answering the status and the JSON body
+    /// (`Null` when not JSON).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The number of rows of `table`, counted with raw SQL.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("one row");
+        row.try_get::<i64>("", "n").expect("a count")
+    }
+
+    /// The URL of the test database (for running the `greenos` binary against it).
+    pub fn database_url(&self) -> &str {
+        &self._test_db.url
+    }
+
+    /// The application's `GREENOS_DATA_DIR` (its development signing keys live there).
+    pub fn data_dir(&self) -> PathBuf {
+        self._test_db.dir().join("data")
+    }
+
     /// `GET path` as text.
     pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
         let response = self
@@ -249,5 +311,45 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// One valid trip of the §4 schema (CI, 12.5 km), as a JSON value.
+pub fn trip_json(trip_id: &str) -> Value {
+    serde_json::json!({
+        "trip_id": trip_id,
+        "user_id": "u-42",
+        "vehicle_id": "ev-7",
+        "country_code": "CI",
+        "geo_hash": "s0t5q",
+        "event_timestamp": "2026-02-03T08:15:00Z",
+        "distance_km": 12.5
+    })
+}
+
+/// MRV export helpers.
+impl TestApp {
+    /// `POST /api/v2/esg/mrv/export` for `period` ending at `period_end`.
+    pub async fn create_export(&self, period: &str, period_end: &str) -> (StatusCode, Value) {
+        self.post_json(
+            "/api/v2/esg/mrv/export",
+            &serde_json::json!({"period": period, "period_end": period_end}),
+        )
+        .await
+    }
+
+    /// The artifact of `export_id`, which must exist.
+    pub async fn export_artifact(&self, export_id: &str) -> Value {
+        let (status, artifact) = self
+            .get_json(&format!("/api/v2/esg/mrv/export/{export_id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{artifact}");
+        artifact
+    }
+
+    /// `GET /api/v2/esg/mrv/export/{export_id}/verify`.
+    pub async fn verify_export(&self, export_id: &str) -> (StatusCode, Value) {
+        self.get_json(&format!("/api/v2/esg/mrv/export/{export_id}/verify"))
+            .await
     }
 }

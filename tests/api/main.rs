@@ -5,6 +5,12 @@ mod credentials;
 mod helpers;
 
 mod health;
+mod impact;
+mod ingest;
+mod ingest_file;
+mod methodology;
+mod mrv_export;
+mod mrv_verify;
 mod production;
 mod schema;
 mod security;

@@ -78,6 +78,16 @@ fn methodology_row(version: &str, status: &str) -> esg_mrv_methodology::ActiveMo
     }
 }
 
+/// The application bootstraps an ACTIVE methodology at start; retire it so that these tests
+/// decide which row is ACTIVE.
+async fn retire_bootstrapped_methodology(db: &DatabaseConnection) {
+    db.execute_unprepared(
+        "UPDATE esg_mrv_methodology SET status = 'DEPRECATED' WHERE status = 'ACTIVE'",
+    )
+    .await
+    .expect("retire the bootstrapped methodology");
+}
+
 fn export_row(export_id: &str) -> esg_mrv_exports::ActiveModel {
     let now = Utc::now();
     esg_mrv_exports::ActiveModel {
@@ -273,6 +283,7 @@ async fn database_allows_at_most_one_active_methodology(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
+    retire_bootstrapped_methodology(&app.db).await;
     methodology_row("m-1", "ACTIVE")
         .insert(&app.db)
         .await
@@ -312,6 +323,7 @@ async fn methodology_content_is_frozen_but_status_moves(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
+    retire_bootstrapped_methodology(&app.db).await;
     methodology_row("m-1", "ACTIVE")
         .insert(&app.db)
         .await

@@ -12,6 +12,8 @@ use crate::proof::{CountryFactors, Decimal6, MethodologyHashInput, Sha256Hex, me
 
 /// The longest `methodology_version` (the column is 64 characters wide).
 const MAX_VERSION_CHARS: usize = 64;
+/// `GET .../methodology/current` is the ACTIVE version, so no version may be called that.
+const RESERVED_VERSION: &str = "current";
 /// The longest `rounding` rule (the column is 64 characters wide).
 const MAX_ROUNDING_CHARS: usize = 64;
 /// No emission factor exceeds 1 t CO2 per km; a larger value is a unit error, and would overflow
@@ -134,7 +136,11 @@ impl MethodologyDraft {
                     "thermal_factor_local",
                     &factors.thermal_factor_local,
                 )?,
-                ev_factor_local: parse_factor(country, "ev_factor_local", &factors.ev_factor_local)?,
+                ev_factor_local: parse_factor(
+                    country,
+                    "ev_factor_local",
+                    &factors.ev_factor_local,
+                )?,
             };
             country_factors.insert(country.clone(), parsed);
         }
@@ -196,7 +202,12 @@ fn check_version(version: &str) -> Result<(), MethodologyError> {
     let charset_ok = version
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if (1..=MAX_VERSION_CHARS).contains(&length) && charset_ok {
+    if version == RESERVED_VERSION {
+        Err(MethodologyError::invalid(
+            "methodology_version",
+            "`current` is reserved: it names the ACTIVE version in the API",
+        ))
+    } else if (1..=MAX_VERSION_CHARS).contains(&length) && charset_ok {
         Ok(())
     } else {
         Err(MethodologyError::invalid(

@@ -77,7 +77,10 @@ pub async fn activate(
     let now = UtcMicros::now();
     if let Some(previous) = &previous {
         let deprecated = Entity::update_many()
-            .col_expr(Column::Status, Expr::value(MethodologyStatus::Deprecated.as_str()))
+            .col_expr(
+                Column::Status,
+                Expr::value(MethodologyStatus::Deprecated.as_str()),
+            )
             .col_expr(Column::DeprecatedAt, Expr::value(now.as_datetime()))
             .filter(Column::MethodologyVersion.eq(previous.methodology_version.as_str()))
             .filter(Column::Status.eq(MethodologyStatus::Active.as_str()))
@@ -88,7 +91,10 @@ pub async fn activate(
         }
     }
     let activated = Entity::update_many()
-        .col_expr(Column::Status, Expr::value(MethodologyStatus::Active.as_str()))
+        .col_expr(
+            Column::Status,
+            Expr::value(MethodologyStatus::Active.as_str()),
+        )
         .col_expr(Column::ActivatedAt, Expr::value(now.as_datetime()))
         .filter(Column::MethodologyVersion.eq(version))
         .filter(Column::Status.eq(MethodologyStatus::Draft.as_str()))
@@ -110,7 +116,15 @@ pub async fn activate(
         "previous_active_version": previous.as_ref().map(|m| m.methodology_version.as_str()),
         "previous_methodology_hash": previous.as_ref().map(|m| m.methodology_hash.as_str()),
     });
-    audit(&txn, EVENT_ACTIVATED, version, &details, correlation_id, now).await?;
+    audit(
+        &txn,
+        EVENT_ACTIVATED,
+        version,
+        &details,
+        correlation_id,
+        now,
+    )
+    .await?;
     let result = store::get(&txn, version)
         .await?
         .ok_or_else(|| MethodologyError::NotFound {
@@ -203,7 +217,15 @@ async fn insert_new(
             "previous_active_version": null,
             "previous_methodology_hash": null,
         });
-        audit(txn, EVENT_ACTIVATED, version, &activated, correlation_id, now).await?;
+        audit(
+            txn,
+            EVENT_ACTIVATED,
+            version,
+            &activated,
+            correlation_id,
+            now,
+        )
+        .await?;
     }
     from_row(row)
 }
@@ -219,8 +241,10 @@ async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbE
         })
         .await?;
     if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({REGISTRY_LOCK_KEY})"))
-            .await?;
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({REGISTRY_LOCK_KEY})"
+        ))
+        .await?;
     }
     Ok(txn)
 }
@@ -240,7 +264,7 @@ async fn audit(
         subject_id: Set(version.to_owned()),
         details: Set(encode(version, details)?),
         correlation_id: Set(
-            correlation_id.map(|id| id.chars().take(MAX_CORRELATION_ID_CHARS).collect()),
+            correlation_id.map(|id| id.chars().take(MAX_CORRELATION_ID_CHARS).collect())
         ),
         created_at: Set(at.as_datetime()),
         ..Default::default()

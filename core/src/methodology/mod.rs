@@ -2,7 +2,7 @@
 //! geographic scope and country factors. Ingestion takes its factors from the one ACTIVE
 //! version; exports bind to a version by its `methodology_hash`.
 //!
-//! A version is created as `DRAFT` (or directly `ACTIVE` on an empty registry), becomes `ACTIVE`
+//! A version is created as `DRAFT` (or directly `ACTIVE` when no other version is), becomes `ACTIVE`
 //! by activation, which deprecates the previous `ACTIVE` one in the same transaction, and stays
 //! readable as `DEPRECATED` for audit replay. Its hashed content never changes (a database
 //! trigger freezes it); only `status`, `activated_at` and `deprecated_at` move.
@@ -146,3 +146,6 @@ pub async fn refresh_active_gauge<C: ConnectionTrait>(
         .into_iter()
         .find(|m| m.status == MethodologyStatus::Active))
 }
+
+#[cfg(test)]
+mod tests;

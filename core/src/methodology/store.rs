@@ -81,7 +81,8 @@ pub(crate) fn from_row(row: esg_mrv_methodology::Model) -> Result<Methodology, M
     let status = row.status.parse().map_err(storage)?;
     let methodology_hash = Sha256Hex::parse(&row.methodology_hash)
         .map_err(|e| storage(format!("methodology_hash: {e}")))?;
-    let factor_references: Vec<String> = decode(version, "factor_references", &row.factor_references)?;
+    let factor_references: Vec<String> =
+        decode(version, "factor_references", &row.factor_references)?;
     let geographic_scope: Vec<String> = decode(version, "geographic_scope", &row.geographic_scope)?;
     let country_factors: BTreeMap<String, CountryFactors> =
         decode(version, "country_factors", &row.country_factors)?;

@@ -1,0 +1,23 @@
+//! The signed, append-only impact ledger (SPEC §4, §9): strict trip parsing, exact computation
+//! with the ACTIVE methodology's factors, hashing and double signing, idempotent appends with
+//! their outbox events, reads and verification.
+
+mod compute;
+mod error;
+mod fields;
+mod impact;
+mod ingest;
+mod parse;
+mod store;
+mod trip;
+mod verify;
+
+pub use compute::{ComputeContext, NewImpact, co2_avoided_kg, compute_all};
+pub use error::{Conflict, ImpactError, IngestError};
+pub use fields::{FieldProblem, TRIP_FIELDS, TripRejected, parse_json_trip, parse_text_trip};
+pub use impact::{Impact, same_trip};
+pub use ingest::{active_context, ingest};
+pub use parse::{BodyFormat, MAX_TRIPS_PER_REQUEST, TripProblem, TripsBody, parse_body};
+pub use store::{AppendOutcome, Appended, ConflictPolicy, append, find};
+pub use trip::{CountryCode, DistanceKm, GeoHash, Identifier, ValidatedTrip};
+pub use verify::{TripVerification, verify, verify_impact};

@@ -1,0 +1,187 @@
+//! Building an export (SPEC §8): one read snapshot for the aggregates and the impacts, the
+//! payload streamed through SHA-256 into a spool file, the hash signed twice, then one short
+//! write transaction. Memory holds a few batches of impacts, whatever the window's size.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use sea_orm::{
+    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
+    TransactionTrait,
+};
+use tokio::sync::mpsc;
+
+use crate::ledger::Impact;
+use crate::methodology::{self, Methodology};
+use crate::metrics::Metrics;
+use crate::mrv::error::MrvError;
+use crate::mrv::payload::{MethodologyBinding, PayloadParts, SCHEMA_VERSION};
+use crate::mrv::period::ExportWindow;
+use crate::mrv::read;
+use crate::mrv::record::ExportRecord;
+use crate::mrv::select::{self, WindowSummary};
+use crate::mrv::spool::{Spool, write_payload};
+use crate::mrv::store::{self, chunk_count};
+use crate::proof::{Decimal6, Signer, UtcMicros};
+
+/// Impacts handed to the writer thread at a time.
+const BATCH: usize = 512;
+/// Batches in flight between the database reader and the writer thread.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Builds, signs and stores the export of `window`, binding it to the ACTIVE methodology.
+///
+/// Fails with `ExportConflict` when the window is already exported (checked first, and again
+/// by the unique index at insert), with `NoActiveMethodology` or a methodology error when the
+/// ACTIVE version is missing or incomplete. An empty window is a valid export.
+pub async fn create_export(
+    db: &DatabaseConnection,
+    signer: &Signer,
+    metrics: &Metrics,
+    window: ExportWindow,
+    correlation_id: Option<String>,
+) -> Result<ExportRecord, MrvError> {
+    if let Some(existing) = read::find_by_window(db, &window).await? {
+        return Err(MrvError::ExportConflict {
+            period_start: window.period_start.to_string(),
+            period_end: window.period_end.to_string(),
+            export_id: Some(existing),
+        });
+    }
+    let started = Instant::now();
+    let snapshot = begin_snapshot(db).await?;
+    let methodology = methodology::active(&snapshot)
+        .await?
+        .ok_or(MrvError::NoActiveMethodology)?;
+    methodology.check_complete()?;
+    let generated_at = UtcMicros::now();
+    let summary = select::summarise(&snapshot, &window).await?;
+    let summarised = started.elapsed();
+    let parts = payload_parts(window, generated_at, &methodology, summary);
+    let spool = stream_payload(&snapshot, &parts).await?;
+    snapshot.commit().await?;
+    let streamed = started.elapsed();
+    let signatures = signer.sign(&spool.verification_hash);
+    let totals = parts.aggregation.totals;
+    let record = ExportRecord {
+        export_id: uuid::Uuid::new_v4().to_string(),
+        schema_version: SCHEMA_VERSION.to_owned(),
+        period: window.period,
+        period_start: window.period_start,
+        period_end: window.period_end,
+        generated_at,
+        verification_hash: spool.verification_hash.as_str().to_owned(),
+        signatures,
+        methodology_version: parts.methodology.methodology_version.clone(),
+        methodology_hash: parts.methodology.methodology_hash.clone(),
+        model_versions: parts.model_versions.clone(),
+        impacts_count: totals.impacts_count,
+        total_distance_km: Decimal6::from_micro(totals.total_distance_km_micro),
+        total_co2_avoided_kg: Decimal6::from_micro(totals.total_co2_avoided_kg_micro),
+        aggregation: parts.aggregation.to_value(),
+        raw_impacts_count: parts.duplicates.raw_impacts_count,
+        duplicates_removed_count: parts.duplicates.removed(),
+        proof_hash: parts.proof_hash().as_str().to_owned(),
+        payload_size_bytes: i64::try_from(spool.size_bytes)
+            .map_err(|_| MrvError::Storage("payload size overflows i64".to_owned()))?,
+        chunk_count: chunk_count(spool.size_bytes)?,
+        correlation_id,
+        created_at: UtcMicros::now(),
+    };
+    store::insert(db, &record, spool.file).await?;
+    let stored = started.elapsed();
+    metrics.mrv_exports_total.inc();
+    tracing::info!(
+        export_id = %record.export_id,
+        period = %record.period,
+        period_end = %record.period_end,
+        impacts_count = record.impacts_count,
+        payload_size_bytes = record.payload_size_bytes,
+        aggregates_ms = summarised.as_millis(),
+        stream_ms = (streamed - summarised).as_millis(),
+        store_ms = (stored - streamed).as_millis(),
+        "MRV export generated"
+    );
+    Ok(record)
+}
+
+/// A read transaction that sees one snapshot: REPEATABLE READ on PostgreSQL; on SQLite (WAL),
+/// a transaction's reads all see the snapshot its first read took.
+async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, MrvError> {
+    let txn = if db.get_database_backend() == DbBackend::Postgres {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?
+    } else {
+        db.begin().await?
+    };
+    Ok(txn)
+}
+
+fn payload_parts(
+    window: ExportWindow,
+    generated_at: UtcMicros,
+    methodology: &Methodology,
+    summary: WindowSummary,
+) -> PayloadParts {
+    PayloadParts {
+        window,
+        generated_at,
+        methodology: MethodologyBinding {
+            baseline_reference: methodology.baseline_reference.clone(),
+            factor_references: methodology.factor_references.clone(),
+            geographic_scope: methodology.geographic_scope.clone(),
+            methodology_hash: methodology.methodology_hash.as_str().to_owned(),
+            methodology_version: methodology.methodology_version.clone(),
+        },
+        aggregation: summary.aggregation,
+        country_factors: summary.country_factors,
+        model_versions: summary.model_versions,
+        duplicates: summary.duplicates,
+    }
+}
+
+/// Streams the kept rows to a writer thread that canonicalises, hashes and spools them; the
+/// database and the hashing work side by side.
+async fn stream_payload(
+    snapshot: &DatabaseTransaction,
+    parts: &PayloadParts,
+) -> Result<Spool, MrvError> {
+    let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
+    let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
+    let expected = parts.aggregation.totals;
+    let (tx, rx) = mpsc::channel::<Vec<Impact>>(BATCHES_IN_FLIGHT);
+    let writer = tokio::task::spawn_blocking(move || write_payload(&head, &tail, rx, expected));
+    let mut rows = select::selected_rows(snapshot, &parts.window).await?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut read_error = None;
+    while let Some(row) = rows.next().await {
+        match row {
+            Ok(row) => batch.push(Impact::from_row(row)),
+            Err(err) => {
+                read_error = Some(err);
+                break;
+            }
+        }
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.send(full).await.is_err() {
+                // The writer stopped; its error is the one to report.
+                break;
+            }
+        }
+    }
+    if read_error.is_none() && !batch.is_empty() {
+        // A send error means the writer stopped; its result below says why.
+        let _ = tx.send(batch).await;
+    }
+    drop(tx);
+    drop(rows);
+    let written = writer.await.map_err(|e| MrvError::Task(e.to_string()))?;
+    match read_error {
+        Some(err) => Err(err.into()),
+        None => written,
+    }
+}

@@ -1,0 +1,191 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::mrv::artifact::ArtifactHeader;
+use crate::mrv::canon::read_artifact_bytes;
+use crate::mrv::period::{ExportWindow, Period};
+use crate::proof::{UtcMicros, proof_hash, sha256_hex};
+
+fn impact(trip_id: &str, country: &str, distance: &str, co2: &str) -> Value {
+    json!({
+        "trip_id": trip_id, "user_id": "u-1", "vehicle_id": "ev-1", "country_code": country,
+        "geo_hash": "s0t5q", "event_timestamp": "2026-02-03T08:15:00.000000Z",
+        "distance_km": distance, "thermal_factor_local": "0.192000", "ev_factor_local": "0.048000",
+        "co2_avoided_kg": co2, "model_version": "co2-v2", "methodology_version": "m-1",
+        "event_hash": "e", "checksum": "c", "signature": "s", "signature_algorithm": "HMAC-SHA256",
+        "key_version": "v1", "asym_signature": "a", "asym_algorithm": "ED25519",
+        "asym_key_version": "v1", "ledger_seq": 7, "correlation_id": null,
+        "created_at": "2026-02-03T08:15:01.000000Z",
+    })
+}
+
+fn parts() -> PayloadParts {
+    let end = UtcMicros::parse_rfc3339("2026-04-01T00:00:00Z").expect("instant");
+    let window = ExportWindow::from_period_end(Period::ThreeMonths, end).expect("quarter");
+    let ci = Totals {
+        impacts_count: 2,
+        total_distance_km_micro: 22_500_000,
+        total_co2_avoided_kg_micro: 3_240_000,
+    };
+    let pair = FactorPair {
+        methodology_version: "m-1".to_owned(),
+        thermal_factor_local_micro: 192_000,
+        ev_factor_local_micro: 48_000,
+    };
+    PayloadParts {
+        window,
+        generated_at: UtcMicros::parse_rfc3339("2026-04-02T10:00:00Z").expect("instant"),
+        methodology: MethodologyBinding {
+            baseline_reference: "baseline".to_owned(),
+            factor_references: vec!["IPCC".to_owned()],
+            geographic_scope: vec!["CI".to_owned()],
+            methodology_hash: "f".repeat(64),
+            methodology_version: "m-1".to_owned(),
+        },
+        aggregation: Aggregation {
+            totals: ci,
+            by_country: [("CI".to_owned(), ci)].into_iter().collect(),
+        },
+        country_factors: [("CI".to_owned(), vec![pair])].into_iter().collect(),
+        model_versions: vec!["co2-v2".to_owned()],
+        duplicates: DuplicateStats {
+            raw_impacts_count: 3,
+            duplicates: vec![("trip-a".to_owned(), 2)],
+        },
+    }
+}
+
+fn payload(parts: &PayloadParts, impacts: &[Value]) -> Vec<u8> {
+    let mut out = parts.head().expect("head");
+    for (i, impact) in impacts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend(to_canonical_vec(impact).expect("canonical impact"));
+    }
+    out.extend(parts.tail().expect("tail"));
+    out
+}
+
+fn header(hash: &str) -> ArtifactHeader {
+    ArtifactHeader {
+        export_id: "x".to_owned(),
+        period: "3M".to_owned(),
+        period_start: "2026-01-01T00:00:00.000000Z".to_owned(),
+        period_end: "2026-04-01T00:00:00.000000Z".to_owned(),
+        verification_hash: hash.to_owned(),
+        signature: String::new(),
+        signature_algorithm: "HMAC-SHA256".to_owned(),
+        key_version: "v1".to_owned(),
+        asym_signature: String::new(),
+        asym_algorithm: "ED25519".to_owned(),
+        asym_key_version: "v1".to_owned(),
+        methodology_version: "m-1".to_owned(),
+        methodology_hash: "f".repeat(64),
+        created_at: "2026-04-02T10:00:01.000000Z".to_owned(),
+    }
+}
+
+fn artifact(header: &ArtifactHeader, payload: &[u8]) -> Vec<u8> {
+    let (mut out, suffix) = header.frame().expect("frame");
+    out.extend_from_slice(payload);
+    out.extend(suffix);
+    out
+}
+
+fn impacts() -> Vec<Value> {
+    vec![
+        impact("trip-a", "CI", "12.500000", "1.800000"),
+        impact("trip-b", "CI", "10.000000", "1.440000"),
+    ]
+}
+
+#[test]
+fn the_streamed_payload_is_canonical_json_in_key_order() {
+    let parts = parts();
+    let bytes = payload(&parts, &impacts());
+    let value: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    assert_eq!(to_canonical_vec(&value).expect("canonical"), bytes);
+    let keys: Vec<&str> = value
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(keys, crate::mrv::audit::PAYLOAD_MEMBERS);
+    let proof = &value["non_double_counting_proof"];
+    assert_eq!(
+        proof_hash(proof).expect("hash").as_str(),
+        proof["proof_hash"].as_str().unwrap_or_default()
+    );
+    assert_eq!(proof["duplicates_removed_count"], 1);
+    assert_eq!(proof["duplicate_trip_frequencies"], json!({"trip-a": 2}));
+    assert_eq!(value["aggregation"]["total_distance_km"], "22.500000");
+    assert_eq!(
+        value["country_factors"]["CI"][0]["methodology_version"],
+        "m-1"
+    );
+}
+
+#[test]
+fn an_artifact_reads_back_to_its_hash_and_a_valid_proof() {
+    let parts = parts();
+    let bytes = payload(&parts, &impacts());
+    let hash = sha256_hex(&bytes);
+    let header = header(hash.as_str());
+    let reading = read_artifact_bytes(&artifact(&header, &bytes)).expect("readable");
+    assert_eq!(reading.recomputed_hash, hash);
+    assert_eq!(reading.payload_size_bytes, bytes.len() as u64);
+    assert_eq!(reading.proof.problems, Vec::<String>::new());
+    assert_eq!(reading.header, header);
+    assert_eq!(
+        reading.proof.binding.map(|b| b.methodology_version),
+        Some("m-1".to_owned())
+    );
+
+    // Pretty-printed, impact keys reversed: the same canonical payload, the same hash.
+    let mut value: Value = serde_json::from_slice(&artifact(&header, &bytes)).expect("json");
+    let pretty = serde_json::to_vec_pretty(&value).expect("pretty");
+    assert_eq!(
+        read_artifact_bytes(&pretty).map(|r| r.recomputed_hash).ok(),
+        Some(hash.clone())
+    );
+
+    // One distance changed: another hash, and the totals no longer add up.
+    value["payload"]["impacts"][1]["distance_km"] = json!("11.000000");
+    let altered = serde_json::to_vec(&value).expect("json");
+    let reading = read_artifact_bytes(&altered).expect("readable");
+    assert_ne!(reading.recomputed_hash, hash);
+    assert!(!reading.proof.valid());
+}
+
+#[test]
+fn out_of_order_payload_members_fall_back_and_duplicates_are_refused() {
+    let parts = parts();
+    let bytes = payload(&parts, &impacts());
+    let hash = sha256_hex(&bytes);
+    let header = header(hash.as_str());
+    let text = String::from_utf8(artifact(&header, &bytes)).expect("utf-8");
+    // Move schema_version to the front of the payload.
+    let member = ",\"schema_version\":\"greenos.mrv.v1\"";
+    let moved = text.replacen(member, "", 1).replacen(
+        "\"payload\":{",
+        "\"payload\":{\"schema_version\":\"greenos.mrv.v1\",",
+        1,
+    );
+    assert_eq!(
+        read_artifact_bytes(moved.as_bytes())
+            .map(|r| r.recomputed_hash)
+            .ok(),
+        Some(hash)
+    );
+    let doubled = text.replacen(
+        "\"user_id\":\"u-1\"",
+        "\"user_id\":\"u-1\",\"user_id\":\"u-2\"",
+        1,
+    );
+    let err = read_artifact_bytes(doubled.as_bytes()).expect_err("duplicate key");
+    assert!(err.to_string().contains("appears twice"), "{err}");
+    assert!(matches!(
+        read_artifact_bytes(b"{\"payload\":"),
+        Err(crate::mrv::MrvError::InvalidJson { .. })
+    ));
+}

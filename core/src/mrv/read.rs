@@ -1,0 +1,228 @@
+//! Reading exports back: one by id, a window's export, pages of the list (newest first, opaque
+//! cursor), and the payload chunk by chunk, so that no reader ever holds a whole payload.
+
+use std::io::{self, Read};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
+use futures::StreamExt;
+use greenos_entity::{esg_mrv_export_chunks, esg_mrv_exports};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::mrv::error::MrvError;
+use crate::mrv::period::ExportWindow;
+use crate::mrv::record::ExportRecord;
+use crate::proof::UtcMicros;
+
+use esg_mrv_exports::{Column, Entity};
+
+/// The default page size of the list.
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// The largest page size of the list.
+pub const MAX_PAGE_SIZE: u64 = 500;
+
+/// One page of the export list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExportPage {
+    /// Newest first (`created_at`, then `export_id`, both descending).
+    pub exports: Vec<ExportRecord>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The position after which the next page starts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cursor {
+    created_at: UtcMicros,
+    export_id: String,
+}
+
+/// The export with id `export_id`, or `NotFound`.
+pub async fn get<C: ConnectionTrait>(db: &C, export_id: &str) -> Result<ExportRecord, MrvError> {
+    let row = Entity::find_by_id(export_id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| MrvError::NotFound {
+            export_id: export_id.to_owned(),
+        })?;
+    ExportRecord::from_row(row)
+}
+
+/// The id of the export of `window`, if one exists.
+pub async fn find_by_window<C: ConnectionTrait>(
+    db: &C,
+    window: &ExportWindow,
+) -> Result<Option<String>, MrvError> {
+    Ok(Entity::find()
+        .filter(Column::PeriodStart.eq(window.period_start.as_datetime()))
+        .filter(Column::PeriodEnd.eq(window.period_end.as_datetime()))
+        .one(db)
+        .await?
+        .map(|row| row.export_id))
+}
+
+/// A page of at most `limit` exports (1 to [`MAX_PAGE_SIZE`]), after `cursor` when given.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    cursor: Option<&str>,
+) -> Result<ExportPage, MrvError> {
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(MrvError::InvalidQuery {
+            field: "limit",
+            reason: format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        });
+    }
+    let mut query = Entity::find()
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::ExportId)
+        .limit(limit + 1);
+    if let Some(cursor) = cursor {
+        let after = decode_cursor(cursor)?;
+        let at = after.created_at.as_datetime();
+        query = query.filter(
+            Condition::any().add(Column::CreatedAt.lt(at)).add(
+                Condition::all()
+                    .add(Column::CreatedAt.eq(at))
+                    .add(Column::ExportId.lt(after.export_id)),
+            ),
+        );
+    }
+    let mut exports = query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ExportRecord::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = exports.len() as u64 > limit;
+    exports.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = match (more, exports.last()) {
+        (true, Some(last)) => Some(encode_cursor(&Cursor {
+            created_at: last.created_at,
+            export_id: last.export_id.clone(),
+        })?),
+        _ => None,
+    };
+    Ok(ExportPage {
+        exports,
+        next_cursor,
+    })
+}
+
+fn encode_cursor(cursor: &Cursor) -> Result<String, MrvError> {
+    let json = serde_json::to_vec(cursor).map_err(|e| MrvError::Storage(e.to_string()))?;
+    Ok(BASE64_URL.encode(json))
+}
+
+fn decode_cursor(text: &str) -> Result<Cursor, MrvError> {
+    BASE64_URL
+        .decode(text)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| MrvError::InvalidQuery {
+            field: "cursor",
+            reason: "not a cursor this list returned".to_owned(),
+        })
+}
+
+/// The bytes of chunk `index`, or `None` when it is missing.
+pub async fn chunk<C: ConnectionTrait>(
+    db: &C,
+    export_id: &str,
+    index: i32,
+) -> Result<Option<Vec<u8>>, DbErr> {
+    Ok(
+        esg_mrv_export_chunks::Entity::find_by_id((export_id.to_owned(), index))
+            .one(db)
+            .await?
+            .map(|row| row.bytes),
+    )
+}
+
+/// The payload as a blocking [`Read`]: a task streams the chunks with one query, in order and
+/// two ahead at most, while a blocking thread consumes them. A missing chunk is a read error.
+///
+/// The query holds a pooled connection until the payload is read, so this serves consumers
+/// that read at machine speed (verification, the CSV); the artifact download, whose pace is the
+/// client's, fetches chunk by chunk instead.
+pub fn payload_reader(db: DatabaseConnection, record: &ExportRecord) -> PayloadReader {
+    let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(2);
+    let export_id = record.export_id.clone();
+    let chunk_count = record.chunk_count;
+    tokio::spawn(async move {
+        if let Err(err) = feed_chunks(&db, &export_id, chunk_count, &tx).await {
+            // The reader may be gone already; then nobody needs the error.
+            let _ = tx.send(Err(err)).await;
+        }
+    });
+    PayloadReader {
+        chunks: rx,
+        current: Vec::new(),
+        position: 0,
+    }
+}
+
+async fn feed_chunks(
+    db: &DatabaseConnection,
+    export_id: &str,
+    chunk_count: i32,
+    tx: &mpsc::Sender<io::Result<Vec<u8>>>,
+) -> io::Result<()> {
+    let mut rows = esg_mrv_export_chunks::Entity::find()
+        .filter(esg_mrv_export_chunks::Column::ExportId.eq(export_id))
+        .order_by_asc(esg_mrv_export_chunks::Column::ChunkIndex)
+        .stream(db)
+        .await
+        .map_err(io::Error::other)?;
+    let mut expected = 0;
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(io::Error::other)?;
+        if row.chunk_index != expected {
+            return Err(io::Error::other(format!("chunk {expected} is missing")));
+        }
+        if tx.send(Ok(row.bytes)).await.is_err() {
+            return Ok(());
+        }
+        expected += 1;
+    }
+    if expected == chunk_count {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{expected} chunks stored, {chunk_count} expected"
+        )))
+    }
+}
+
+/// Reads an export's payload from its chunks; use it on a blocking thread only.
+#[derive(Debug)]
+pub struct PayloadReader {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    position: usize,
+}
+
+impl Read for PayloadReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => {
+                    self.current = chunk?;
+                    self.position = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.position);
+        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}

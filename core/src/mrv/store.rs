@@ -1,0 +1,164 @@
+//! Writing an export: one short transaction holds the export row, its payload chunks read back
+//! from the spool file, the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox
+//! row. On SQLite it begins `IMMEDIATE` (the write lock at once, so concurrent writers queue on
+//! the busy timeout); the unique `(period_start, period_end)` index decides races on both
+//! backends.
+
+use std::fs::File;
+use std::time::{Duration, Instant};
+
+use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    SqlErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use tokio::io::AsyncReadExt;
+
+use crate::mrv::error::MrvError;
+use crate::mrv::record::ExportRecord;
+use crate::outbox::{Envelope, insert_rows, pending_row};
+use crate::proof::{UtcMicros, to_canonical};
+
+/// The topic (and envelope `schema_version`) of a generated export.
+pub const AUDIT_GENERATED_V1: &str = "audit_generated.v1";
+/// The audit event of a generated export.
+pub const EXPORT_GENERATED: &str = "EXPORT_GENERATED";
+/// The largest stored chunk of a payload.
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+
+/// How many chunks a payload of `size_bytes` is stored in.
+pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
+    i32::try_from(size_bytes.div_ceil(CHUNK_BYTES as u64))
+        .map_err(|_| MrvError::Storage(format!("a payload of {size_bytes} bytes is too large")))
+}
+
+/// Inserts `record`, the payload in `spool` (positioned at its start) as chunks, the audit row
+/// and the outbox row, in one transaction.
+pub(crate) async fn insert(
+    db: &DatabaseConnection,
+    record: &ExportRecord,
+    spool: File,
+) -> Result<(), MrvError> {
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        prefer_lz4(&txn).await?;
+    }
+    esg_mrv_exports::Entity::insert(record.to_row()?)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|err| conflict_or(err, record))?;
+    let mut spool = tokio::fs::File::from_std(spool);
+    let mut written: i32 = 0;
+    let (mut reading, mut inserting) = (Duration::ZERO, Duration::ZERO);
+    loop {
+        let started = Instant::now();
+        let bytes = read_chunk(&mut spool).await?;
+        reading += started.elapsed();
+        if bytes.is_empty() {
+            break;
+        }
+        esg_mrv_export_chunks::Entity::insert(esg_mrv_export_chunks::ActiveModel {
+            export_id: Set(record.export_id.clone()),
+            chunk_index: Set(written),
+            bytes: Set(bytes),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        inserting += started.elapsed();
+        written += 1;
+    }
+    if written != record.chunk_count {
+        return Err(MrvError::Storage(format!(
+            "export {}: wrote {written} chunks, expected {}",
+            record.export_id, record.chunk_count
+        )));
+    }
+    let data = record.event_data();
+    let details = to_canonical(&data).map_err(|e| MrvError::Storage(e.to_string()))?;
+    let details = String::from_utf8(details).map_err(|e| MrvError::Storage(e.to_string()))?;
+    esg_audit_metadata::Entity::insert(esg_audit_metadata::ActiveModel {
+        audit_id: Set(uuid::Uuid::new_v4().to_string()),
+        event_type: Set(EXPORT_GENERATED.to_owned()),
+        subject_id: Set(record.export_id.clone()),
+        details: Set(details),
+        correlation_id: Set(record.correlation_id.clone()),
+        created_at: Set(record.created_at.as_datetime()),
+        ..Default::default()
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    let envelope = Envelope::new(
+        AUDIT_GENERATED_V1,
+        record.created_at,
+        record.export_id.clone(),
+        record.correlation_id.clone(),
+        data,
+    );
+    let row =
+        pending_row(&envelope, UtcMicros::now()).map_err(|e| MrvError::Storage(e.to_string()))?;
+    insert_rows(&txn, vec![row]).await?;
+    let committing = Instant::now();
+    txn.commit().await?;
+    tracing::debug!(
+        export_id = %record.export_id,
+        chunks = written,
+        spool_read_ms = reading.as_millis(),
+        chunk_insert_ms = (inserting - reading).as_millis(),
+        commit_ms = committing.elapsed().as_millis(),
+        "MRV export stored"
+    );
+    Ok(())
+}
+
+/// Compresses this transaction's chunks with lz4 where the server supports it: about four
+/// times faster than the default pglz on payload JSON, and no larger. Old chunks stay readable
+/// whatever their compression.
+async fn prefer_lz4(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    let supported = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT 1 AS lz4 FROM pg_settings \
+             WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)",
+        ))
+        .await?
+        .is_some();
+    if supported {
+        txn.execute_unprepared("SET LOCAL default_toast_compression = 'lz4'")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads up to [`CHUNK_BYTES`] (fewer only at the end of the file).
+async fn read_chunk(file: &mut tokio::fs::File) -> Result<Vec<u8>, MrvError> {
+    let mut bytes = vec![0; CHUNK_BYTES];
+    let mut filled = 0;
+    while filled < CHUNK_BYTES {
+        let n = file.read(&mut bytes[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+/// A unique violation on the export row means another export of the window committed first.
+fn conflict_or(err: DbErr, record: &ExportRecord) -> MrvError {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        MrvError::ExportConflict {
+            period_start: record.period_start.to_string(),
+            period_end: record.period_end.to_string(),
+            export_id: None,
+        }
+    } else {
+        err.into()
+    }
+}

@@ -1,0 +1,269 @@
+//! The verdict on an export (SPEC §9, auditor guide A–E), built from independent checks. The
+//! stored-export route, the artifact route and the offline command run the checks that apply
+//! to what they hold, through these same functions.
+
+use serde::Serialize;
+
+use crate::methodology::Methodology;
+use crate::metrics::Metrics;
+use crate::mrv::artifact::ArtifactHeader;
+use crate::mrv::audit::ProofReport;
+use crate::mrv::canon::ArtifactReading;
+use crate::mrv::error::MrvError;
+use crate::mrv::payload::MethodologyBinding;
+use crate::proof::{Sha256Hex, Signer, verify_ed25519};
+
+/// Every flag of one export verification, with what was compared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExportVerification {
+    /// Every check that ran passed.
+    pub verified: bool,
+    /// The export verified.
+    pub export_id: String,
+    /// The declared hash of the payload.
+    pub verification_hash: String,
+    /// The hash re-computed from the payload bytes, when they could be read.
+    pub recomputed_verification_hash: Option<String>,
+    /// The re-computed hash equals the declared one.
+    pub hash_valid: bool,
+    /// The HMAC-SHA256 signature of `verification_hash` verifies (absent offline: it needs
+    /// the secret key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_valid: Option<bool>,
+    /// The Ed25519 signature of `verification_hash` verifies.
+    pub asym_signature_valid: bool,
+    /// The methodology binding holds (payload, artifact and registry agree).
+    pub methodology_valid: bool,
+    /// The non-double-counting proof and the payload's totals hold (checked on artifacts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof_valid: Option<bool>,
+    /// The declared methodology version.
+    pub methodology_version: String,
+    /// The declared methodology hash.
+    pub methodology_hash: String,
+    /// The hash re-computed from the registry row of that version, when consulted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recomputed_methodology_hash: Option<String>,
+    /// The HMAC key version declared.
+    pub key_version: String,
+    /// The Ed25519 key version declared.
+    pub asym_key_version: String,
+    /// Bytes of payload read.
+    pub payload_size_bytes: u64,
+    /// Why each failing check failed, in plain words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+impl ExportVerification {
+    /// Starts a verification of `header`: the payload hash is compared at once.
+    pub fn new(
+        header: &ArtifactHeader,
+        recomputed_hash: Option<&Sha256Hex>,
+        payload_size_bytes: u64,
+    ) -> Self {
+        let hash_valid = recomputed_hash.is_some_and(|h| h.as_str() == header.verification_hash);
+        let mut verification = Self {
+            verified: false,
+            export_id: header.export_id.clone(),
+            verification_hash: header.verification_hash.clone(),
+            recomputed_verification_hash: recomputed_hash.map(|h| h.as_str().to_owned()),
+            hash_valid,
+            signature_valid: None,
+            asym_signature_valid: false,
+            methodology_valid: true,
+            proof_valid: None,
+            methodology_version: header.methodology_version.clone(),
+            methodology_hash: header.methodology_hash.clone(),
+            recomputed_methodology_hash: None,
+            key_version: header.key_version.clone(),
+            asym_key_version: header.asym_key_version.clone(),
+            payload_size_bytes,
+            problems: Vec::new(),
+        };
+        if !hash_valid {
+            verification.problems.push(match recomputed_hash {
+                Some(h) => format!(
+                    "the payload hashes to {h}, not to the declared verification_hash {}",
+                    header.verification_hash
+                ),
+                None => "the payload bytes could not be read in full".to_owned(),
+            });
+        }
+        verification
+    }
+
+    /// Checks both signatures of the declared hash with the service's keyrings.
+    pub fn check_signatures(&mut self, header: &ArtifactHeader, signer: &Signer) -> &mut Self {
+        let check = signer.verify(&header.verification_hash, &header.signatures());
+        self.signature_valid = Some(check.signature_valid);
+        self.asym_signature_valid = check.asym_signature_valid;
+        self.problems
+            .extend(check.signature_reason.map(|r| format!("HMAC: {r}")));
+        self.problems
+            .extend(check.asym_signature_reason.map(|r| format!("Ed25519: {r}")));
+        self
+    }
+
+    /// Checks the Ed25519 signature with a public key alone (offline); HMAC stays unchecked.
+    pub fn check_ed25519(&mut self, header: &ArtifactHeader, public_key_b64: &str) -> &mut Self {
+        self.asym_signature_valid = header.asym_algorithm == "ED25519"
+            && verify_ed25519(
+                public_key_b64,
+                &header.verification_hash,
+                &header.asym_signature,
+            );
+        if !self.asym_signature_valid {
+            self.problems.push(format!(
+                "Ed25519: the signature does not verify with the given public key (key version {})",
+                header.asym_key_version
+            ));
+        }
+        self
+    }
+
+    /// Checks the declared binding against the registry row of that version: the row must
+    /// exist and its content must hash to the declared `methodology_hash`.
+    pub fn check_registry(&mut self, registry_row: Option<&Methodology>) -> &mut Self {
+        match registry_row {
+            None => self.methodology_mismatch(format!(
+                "methodology version {:?} is not in the registry",
+                self.methodology_version
+            )),
+            Some(row) => {
+                let recomputed = row.recompute_hash();
+                if recomputed.as_str() != self.methodology_hash {
+                    self.methodology_mismatch(format!(
+                        "the registry's {} hashes to {recomputed}, the export declares {}",
+                        row.methodology_version, self.methodology_hash
+                    ));
+                }
+                self.recomputed_methodology_hash = Some(recomputed.as_str().to_owned());
+            }
+        }
+        self
+    }
+
+    /// Checks that the payload's own `methodology` block names the declared version and hash.
+    pub fn check_payload_binding(&mut self, binding: Option<&MethodologyBinding>) -> &mut Self {
+        match binding {
+            None => self.methodology_mismatch(
+                "the payload carries no readable methodology block".to_owned(),
+            ),
+            Some(b)
+                if b.methodology_version == self.methodology_version
+                    && b.methodology_hash == self.methodology_hash => {}
+            Some(b) => self.methodology_mismatch(format!(
+                "the payload binds {} ({}), the artifact declares {} ({})",
+                b.methodology_version,
+                b.methodology_hash,
+                self.methodology_version,
+                self.methodology_hash
+            )),
+        }
+        self
+    }
+
+    /// Records the audit of the payload's proof and totals.
+    pub fn check_proof(&mut self, report: &ProofReport) -> &mut Self {
+        self.proof_valid = Some(report.valid());
+        self.problems.extend(report.problems.iter().cloned());
+        self
+    }
+
+    fn methodology_mismatch(&mut self, problem: String) {
+        self.methodology_valid = false;
+        self.problems
+            .push(format!("methodology mismatch: {problem}"));
+    }
+
+    /// Settles `verified` once every applicable check ran.
+    pub fn finish(mut self) -> Self {
+        self.verified = self.hash_valid
+            && self.signature_valid != Some(false)
+            && self.asym_signature_valid
+            && self.methodology_valid
+            && self.proof_valid != Some(false);
+        self
+    }
+
+    /// `Ok` when verified; otherwise the error of the first failing check in the order of
+    /// SPEC §9: payload (hash or proof), then signatures, then methodology.
+    pub fn into_result(self) -> Result<Self, MrvError> {
+        let verification = Box::new(self);
+        if !verification.hash_valid || verification.proof_valid == Some(false) {
+            Err(MrvError::Tampered { verification })
+        } else if verification.signature_valid == Some(false) || !verification.asym_signature_valid
+        {
+            Err(MrvError::InvalidSignature { verification })
+        } else if !verification.methodology_valid {
+            Err(MrvError::MethodologyMismatch { verification })
+        } else {
+            Ok(*verification)
+        }
+    }
+
+    /// The problems in one sentence.
+    pub fn summary(&self) -> String {
+        if self.problems.is_empty() {
+            "no problem found".to_owned()
+        } else {
+            self.problems.join("; ")
+        }
+    }
+}
+
+/// Counts a failed verification in `greenos_mrv_verification_failures_total` (and a
+/// methodology mismatch in `greenos_mrv_methodology_mismatch_total`).
+pub fn record_outcome(metrics: &Metrics, result: &Result<ExportVerification, MrvError>) {
+    if let Err(err) = result
+        && let Some(verification) = err.verification()
+    {
+        metrics.mrv_verification_failures_total.inc();
+        if !verification.methodology_valid {
+            metrics.mrv_methodology_mismatch_total.inc();
+        }
+    }
+}
+
+/// Verifies an artifact held outside the service (`POST /api/v2/esg/mrv/verify`): the payload
+/// hash, both signatures with the service's keyrings, the proof and totals, and the binding to
+/// the payload's block and to `registry_row` (the registry's row of the declared version).
+pub fn verify_artifact(
+    reading: &ArtifactReading,
+    signer: &Signer,
+    registry_row: Option<&Methodology>,
+) -> Result<ExportVerification, MrvError> {
+    let header = &reading.header;
+    let mut verification = ExportVerification::new(
+        header,
+        Some(&reading.recomputed_hash),
+        reading.payload_size_bytes,
+    );
+    verification
+        .check_proof(&reading.proof)
+        .check_signatures(header, signer)
+        .check_payload_binding(reading.proof.binding.as_ref())
+        .check_registry(registry_row);
+    verification.finish().into_result()
+}
+
+/// Verifies an artifact offline with a public key alone (`greenos verify`): the payload hash,
+/// the Ed25519 signature, the proof and totals, and the binding between artifact and payload.
+/// HMAC needs the secret key and the registry needs the service: both stay unchecked.
+pub fn verify_artifact_offline(
+    reading: &ArtifactReading,
+    public_key_b64: &str,
+) -> ExportVerification {
+    let header = &reading.header;
+    let mut verification = ExportVerification::new(
+        header,
+        Some(&reading.recomputed_hash),
+        reading.payload_size_bytes,
+    );
+    verification
+        .check_proof(&reading.proof)
+        .check_ed25519(header, public_key_b64)
+        .check_payload_binding(reading.proof.binding.as_ref());
+    verification.finish()
+}

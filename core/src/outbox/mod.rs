@@ -1,0 +1,9 @@
+//! The transactional outbox (SPEC §11): versioned event envelopes, written as rows in the same
+//! database transaction as the change that caused them. Publishing to Redis Streams is the
+//! relay's job, not this module's.
+
+mod envelope;
+mod store;
+
+pub use envelope::{ESG_CALCULATED_V1, Envelope};
+pub use store::{OutboxStatus, insert_rows, pending_row};
