@@ -20,6 +20,18 @@ on_both_backends!(
 pub const PROTECTED_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/metrics", "read"),
     ("GET", "/api/v2/esg/internal/secrets/status", "admin"),
+    ("POST", "/api/v2/esg/trips", "ingest"),
+    ("GET", "/api/v2/esg/impact/no-such-trip", "read"),
+    ("GET", "/api/v2/esg/verify/no-such-trip", "read"),
+    ("GET", "/api/v2/esg/mrv/methodology", "read"),
+    ("GET", "/api/v2/esg/mrv/methodology/current", "read"),
+    ("GET", "/api/v2/esg/mrv/methodology/no-such-version", "read"),
+    ("POST", "/api/v2/esg/mrv/methodology", "admin"),
+    (
+        "POST",
+        "/api/v2/esg/mrv/methodology/no-such-version/activate",
+        "admin",
+    ),
     ("POST", "/api/v2/esg/mrv/export", "export"),
     ("GET", "/api/v2/esg/mrv/export", "read"),
     ("GET", "/api/v2/esg/mrv/export/no-such-export", "read"),
