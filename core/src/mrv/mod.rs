@@ -40,6 +40,6 @@ pub use read::{
     payload_reader,
 };
 pub use record::ExportRecord;
-pub use store::{AUDIT_GENERATED_V1, CHUNK_BYTES, EXPORT_GENERATED};
+pub use store::{CHUNK_BYTES, EXPORT_GENERATED};
 pub use verify::{ExportVerification, record_outcome, verify_artifact, verify_artifact_offline};
 pub use walk::for_each_impact;

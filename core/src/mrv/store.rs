@@ -17,11 +17,9 @@ use tokio::io::AsyncReadExt;
 
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
-use crate::outbox::{Envelope, insert_rows, pending_row};
+use crate::outbox::{AUDIT_GENERATED_V1, Envelope, insert_rows, pending_row};
 use crate::proof::{UtcMicros, to_canonical};
 
-/// The topic (and envelope `schema_version`) of a generated export.
-pub const AUDIT_GENERATED_V1: &str = "audit_generated.v1";
 /// The audit event of a generated export.
 pub const EXPORT_GENERATED: &str = "EXPORT_GENERATED";
 /// The largest stored chunk of a payload.

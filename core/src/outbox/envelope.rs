@@ -10,6 +10,9 @@ use crate::proof::{CanonicalError, UtcMicros, to_canonical_vec};
 /// The topic (and envelope `schema_version`) of a computed impact.
 pub const ESG_CALCULATED_V1: &str = "esg_calculated.v1";
 
+/// The topic (and envelope `schema_version`) of a generated MRV export.
+pub const AUDIT_GENERATED_V1: &str = "audit_generated.v1";
+
 /// A versioned event, serialised as canonical JSON into the outbox `payload`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {

@@ -5,5 +5,5 @@
 mod envelope;
 mod store;
 
-pub use envelope::{ESG_CALCULATED_V1, Envelope};
+pub use envelope::{AUDIT_GENERATED_V1, ESG_CALCULATED_V1, Envelope};
 pub use store::{OutboxStatus, insert_rows, pending_row};
