@@ -115,7 +115,7 @@ async fn run_ingest(mut vars: Vars, args: &BenchIngestArgs) -> anyhow::Result<()
         let report = measure::ingest(&state, &address, args, scratch.path()).await;
         let _ = stop.send(());
         let _ = server.await;
-        state.db.clone().close().await.ok();
+        state.services.database().clone().close().await.ok();
         report
     }
     .await;

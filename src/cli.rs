@@ -4,6 +4,7 @@ use std::future::Future;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use greenos_core::services::backend_name;
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
@@ -97,7 +98,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("cannot open the database (GREENOS_DATABASE_URL)")?;
             db::migrate(&db).await.context("migration failed")?;
-            println!("migrations applied ({})", db::backend_name(&db));
+            println!(
+                "migrations applied ({})",
+                backend_name(db.get_database_backend())
+            );
             Ok(())
         }
     }
@@ -137,7 +141,7 @@ pub async fn serve(
     let listener = TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind} (GREENOS_BIND)"))?;
-    tracing::info!(address = %bind, backend = db::backend_name(&state.db), "GreenOS listening");
+    tracing::info!(address = %bind, backend = backend_name(state.services.database().get_database_backend()), "GreenOS listening");
     axum::serve(listener, router::router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use greenos_core::methodology::MethodologySettings;
+use greenos_core::methodology::ValidatedDraft;
 use greenos_core::secrets::{ProviderKind, SecretName, VaultSettings};
 use secrecy::SecretString;
 
@@ -155,7 +155,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `GREENOS_MRV_*` and `GREENOS_COUNTRY_FACTORS_JSON`: the methodology an empty registry
     /// is bootstrapped with.
-    pub methodology: MethodologySettings,
+    pub methodology: ValidatedDraft,
     /// Ingestion.
     pub ingest: IngestConfig,
 }

@@ -35,12 +35,3 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
-
-/// A short name of the backend, for health and logs.
-pub fn backend_name(db: &DatabaseConnection) -> &'static str {
-    match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => "postgres",
-        sea_orm::DbBackend::Sqlite => "sqlite",
-        _ => "unsupported",
-    }
-}

@@ -1,51 +1,41 @@
-//! The HTTP error envelope `{"error":{"code","message","details"}}` of SPEC §10.
+//! The HTTP error envelope `{"error":{"code","message","details"}}` of SPEC §10: the REST
+//! rendering of `greenos_core::error_code::PublicError`, the one mapping of every error.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use greenos_core::error_code::{DomainError, ErrorCode};
+use greenos_core::error_code::{DomainError, ErrorCode, PublicError};
 use serde_json::{Value, json};
 
 /// An error answered to a client; its status comes from the code registry.
 #[derive(Debug)]
-pub struct ApiError {
-    /// The stable code.
-    pub code: ErrorCode,
-    /// A human sentence.
-    pub message: String,
-    /// Machine-readable specifics (failing flags, offending fields).
-    pub details: Value,
-}
+pub struct ApiError(pub PublicError);
 
 impl ApiError {
     /// An error with empty details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            details: json!({}),
-        }
+        Self(PublicError::new(code, message))
     }
 
     /// Attaches details.
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
-        self
+    pub fn with_details(self, details: Value) -> Self {
+        Self(self.0.with_details(details))
     }
 
-    /// An internal failure: logged once here, answered with a generic sentence so that no
-    /// database or library message reaches a client.
-    pub fn internal(context: &str, err: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{context}");
-        Self::new(
-            ErrorCode::Internal,
-            "An internal error occurred; it has been logged.",
-        )
+    /// An internal failure: logged once, answered with a generic sentence.
+    pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Self(PublicError::internal(context, err))
+    }
+
+    /// The code of this error.
+    pub fn code(&self) -> ErrorCode {
+        self.0.code
     }
 
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -54,22 +44,21 @@ pub fn envelope(code: ErrorCode, message: &str, details: &Value) -> Value {
     json!({"error": {"code": code.as_str(), "message": message, "details": details}})
 }
 
-impl<E: DomainError> From<E> for ApiError {
+impl<E: DomainError + 'static> From<E> for ApiError {
     fn from(err: E) -> Self {
-        match err.code() {
-            ErrorCode::Internal => Self::internal("request failed", &err),
-            code => Self::new(code, err.to_string()).with_details(err.details()),
-        }
+        Self(PublicError::from_domain(&err))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status(),
-            Json(envelope(self.code, &self.message, &self.details)),
-        )
-            .into_response()
+        let status = self.status();
+        let PublicError {
+            code,
+            message,
+            details,
+        } = self.0;
+        (status, Json(envelope(code, &message, &details))).into_response()
     }
 }
 

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use clap::Args;
 use greenos_core::error_code::DomainError;
-use greenos_core::mrv::{self, ExportRecord, ExportWindow, MrvError};
+use greenos_core::context::RequestContext;
+use greenos_core::mrv::{ExportRecord, MrvError};
 
 use crate::app::AppState;
 
@@ -25,18 +26,17 @@ pub struct ExportArgs {
 
 /// Builds, signs and stores one export, and prints what was produced.
 pub async fn run(state: &AppState, args: &ExportArgs) -> anyhow::Result<()> {
-    let window = ExportWindow::parse(&args.period, &args.period_end).map_err(coded)?;
     let started = Instant::now();
-    let correlation_id = format!("cli-export-{}", uuid::Uuid::new_v4());
-    let record = mrv::create_export(
-        &state.db,
-        &state.security.signer,
-        &state.metrics,
-        window,
-        Some(correlation_id),
-    )
-    .await
-    .map_err(coded)?;
+    let record = state
+        .services
+        .mrv()
+        .create_export(
+            &RequestContext::system("export"),
+            &args.period,
+            &args.period_end,
+        )
+        .await
+        .map_err(coded)?;
     let elapsed = started.elapsed();
     if args.json {
         println!("{}", serde_json::to_string(&record)?);

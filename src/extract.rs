@@ -12,7 +12,7 @@ use greenos_core::error_code::ErrorCode;
 use greenos_core::ledger::BodyFormat;
 use greenos_core::proof::{CanonicalError, parse_strict};
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
@@ -69,19 +69,33 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let reason = err.into_inner().to_string();
-        let details = match field_of(&path, &reason) {
-            Some(field) => json!({"field": field, "reason": reason}),
-            None => json!({"reason": reason}),
-        };
-        let message = match details.get("field").and_then(|f| f.as_str()) {
-            Some(field) => format!("The request body is not accepted at `{field}`: {reason}."),
-            None => format!("The request body does not have the expected shape: {reason}."),
-        };
-        ApiError::new(ErrorCode::ValidationFailed, message).with_details(details)
-    })
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| shape_error(&err, ""))
+}
+
+/// Deserialises a member of an already parsed body into `T`, with the refusals of
+/// [`StrictJson`]; `at` is where the value sits in the body (`""` for the whole body).
+pub fn from_value<T: DeserializeOwned>(value: Value, at: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| shape_error(&err, at))
+}
+
+/// `422 GREENOS_VALIDATION_FAILED` naming the offending field.
+fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>, at: &str) -> ApiError {
+    let inner = err.path().to_string();
+    let path = match (at, inner.as_str()) {
+        ("", inner) => inner.to_owned(),
+        (at, ".") => at.to_owned(),
+        (at, inner) => format!("{at}.{inner}"),
+    };
+    let reason = err.inner().to_string();
+    let details = match field_of(&path, &reason) {
+        Some(field) => json!({"field": field, "reason": reason}),
+        None => json!({"reason": reason}),
+    };
+    let message = match details.get("field").and_then(|f| f.as_str()) {
+        Some(field) => format!("The request body is not accepted at `{field}`: {reason}."),
+        None => format!("The request body does not have the expected shape: {reason}."),
+    };
+    ApiError::new(ErrorCode::ValidationFailed, message).with_details(details)
 }
 
 /// `application/json`, or any `application/*+json`, parameters allowed.

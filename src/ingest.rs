@@ -7,32 +7,24 @@
 
 mod read;
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
-use greenos_core::ledger::{
-    self, Appended, ComputeContext, ConflictPolicy, IngestError, NewImpact,
-};
-use greenos_core::methodology::{self, Methodology};
-use greenos_core::proof::UtcMicros;
+use greenos_core::context::RequestContext;
+use greenos_core::error_code::{DomainError, ErrorCode};
+use greenos_core::ledger::{Appended, ConflictPolicy, IngestError};
+use greenos_core::services::{BulkIngest, BulkItem};
 use indicatif::{ProgressBar, ProgressStyle};
-use sea_orm::DbBackend;
 use tokio::sync::mpsc;
 
 use crate::app::AppState;
 use read::{ParsedBatch, ReadOptions, RejectedLine, read_file};
-
-/// Batches appended concurrently by the writing pass on PostgreSQL. SQLite has a single writer:
-/// a second transaction would only sleep in the busy handler, so it gets one.
-const CONCURRENT_WRITES: usize = 3;
 
 /// How many bad lines the refusal message lists before "and N more".
 const LISTED_BAD_LINES: usize = 50;
@@ -105,23 +97,26 @@ impl fmt::Display for Summary {
 pub async fn run(state: &AppState, args: &IngestArgs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let format = file_format(args)?;
-    let methodology = Arc::new(
-        methodology::active(&state.db)
-            .await?
-            .context("no methodology version is ACTIVE: trips cannot be computed")?,
-    );
-    let countries: Arc<BTreeSet<String>> =
-        Arc::new(methodology.country_factors.keys().cloned().collect());
+    let policy = if args.skip_invalid {
+        ConflictPolicy::SkipConflicting
+    } else {
+        ConflictPolicy::RejectAll
+    };
+    let bulk = state
+        .services
+        .ledger()
+        .bulk(RequestContext::system("ingest"), policy)
+        .await
+        .map_err(coded)?;
     let options = ReadOptions {
         format,
         batch_size: usize::try_from(args.batch_size).unwrap_or(1000),
-        countries,
         keep_originals: args.skip_invalid,
     };
     if !args.skip_invalid {
-        refuse_bad_lines(&args.file, &options).await?;
+        refuse_bad_lines(&args.file, &options, &bulk).await?;
     }
-    let mut summary = write(state, args, options, methodology).await?;
+    let mut summary = write(args, options, bulk).await?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -175,19 +170,24 @@ fn spawn_reader(
 }
 
 /// The first pass: reads every line and refuses the file if any is bad, listing them.
-async fn refuse_bad_lines(path: &Path, options: &ReadOptions) -> anyhow::Result<()> {
+async fn refuse_bad_lines(
+    path: &Path,
+    options: &ReadOptions,
+    bulk: &BulkIngest,
+) -> anyhow::Result<()> {
     let progress = progress_bar(path, "validating");
-    let (mut rx, reader) = spawn_reader(
-        path,
-        ReadOptions {
-            countries: Arc::clone(&options.countries),
-            ..*options
-        },
-        progress.clone(),
-    );
+    let (mut rx, reader) = spawn_reader(path, *options, progress.clone());
     let mut bad: Vec<RejectedLine> = Vec::new();
     let mut bad_count = 0;
-    while let Some(batch) = rx.recv().await {
+    while let Some(mut batch) = rx.recv().await {
+        for (index, err) in bulk.uncovered(&batch.trips) {
+            batch.rejected.push(RejectedLine {
+                line: batch.lines.get(index).copied().unwrap_or_default(),
+                reason: format!("country_code: {}: {err}", err.code().as_str()),
+                original: None,
+            });
+        }
+        batch.rejected.sort_by_key(|rejected| rejected.line);
         bad_count += batch.rejected.len();
         let room = LISTED_BAD_LINES.saturating_sub(bad.len());
         bad.extend(batch.rejected.into_iter().take(room));
@@ -210,105 +210,71 @@ async fn refuse_bad_lines(path: &Path, options: &ReadOptions) -> anyhow::Result<
     bail!(message)
 }
 
-/// A batch computed and signed, ready to append.
-struct ComputedBatch {
-    impacts: Vec<NewImpact>,
-    parsed: ParsedBatch,
-}
-
-/// The writing pass: read → compute and sign (next batch) while the previous one is appended.
+/// The writing pass: the reader's batches go through core's bulk pipeline; this side keeps
+/// the progress bar, the summary and the rejected-lines file.
 async fn write(
-    state: &AppState,
     args: &IngestArgs,
     options: ReadOptions,
-    methodology: Arc<Methodology>,
+    bulk: BulkIngest,
 ) -> anyhow::Result<Summary> {
     let progress = progress_bar(&args.file, "ingesting");
     let (mut parsed_rx, reader) = spawn_reader(&args.file, options, progress.clone());
-    let (computed_tx, mut computed_rx) = mpsc::channel::<ComputedBatch>(CONCURRENT_WRITES + 1);
-    let signer = state.signer_handle();
-    let model_version = state.config.ingest.model_version.clone();
-    let correlation_id = format!("ingest:{}", uuid::Uuid::new_v4());
-    let computer = tokio::spawn(async move {
-        while let Some(mut parsed) = parsed_rx.recv().await {
-            let context = ComputeContext::new(
-                &methodology,
-                &model_version,
-                Some(correlation_id.clone()),
-                UtcMicros::now(),
-            );
-            let trips = std::mem::take(&mut parsed.trips);
-            let impacts = ledger::compute_all(trips, Arc::new(context), signer.clone()).await?;
-            if computed_tx
-                .send(ComputedBatch { impacts, parsed })
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-        Ok::<(), IngestError>(())
+    let batches = futures::stream::poll_fn(move |cx| parsed_rx.poll_recv(cx)).map(|mut parsed| {
+        let trips = std::mem::take(&mut parsed.trips);
+        (parsed, trips)
     });
     let mut rejected_file = match args.skip_invalid {
         true => Some(RejectedFile::create(&rejected_path(args))?),
         false => None,
     };
-    let policy = if args.skip_invalid {
-        ConflictPolicy::SkipConflicting
-    } else {
-        ConflictPolicy::RejectAll
-    };
     let mut summary = Summary::default();
-    // A few transactions in flight keep the database busy while this process prepares the
-    // next rows; outcomes still arrive in file order.
-    let writes = futures::stream::poll_fn(|cx| computed_rx.poll_recv(cx))
-        .map(|batch| async move {
-            let outcome = ledger::append(&state.db, &batch.impacts, policy).await;
-            (batch.parsed, outcome)
-        })
-        .buffered(concurrent_writes(state));
-    let mut writes = std::pin::pin!(writes);
-    while let Some((parsed, outcome)) = writes.next().await {
+    let mut outcomes = std::pin::pin!(bulk.run(batches));
+    while let Some((parsed, outcome)) = outcomes.next().await {
+        let items = outcome.map_err(|err| stopped(err, &parsed.lines))?;
         let mut rejected = parsed.rejected;
-        let outcome =
-            outcome.map_err(|err| stopped(err, &parsed.lines, concurrent_writes(state)))?;
-        for (index, item) in outcome.items.iter().enumerate() {
-            if let Appended::Conflict(conflict) = item {
-                rejected.push(RejectedLine {
-                    line: parsed.lines.get(index).copied().unwrap_or_default(),
-                    reason: format!(
-                        "trip_id: GREENOS_DUPLICATE_IMPACT: trip {} already has a different impact under model version {}",
-                        conflict.trip_id, conflict.model_version
-                    ),
-                    original: parsed.originals.get(index).cloned(),
-                });
-            }
+        for (index, item) in items.iter().enumerate() {
+            let line = parsed.lines.get(index).copied().unwrap_or_default();
+            let reason = match item {
+                BulkItem::Appended(Appended::Accepted(_)) => {
+                    summary.accepted += 1;
+                    continue;
+                }
+                BulkItem::Appended(Appended::Duplicate(_)) => {
+                    summary.duplicates += 1;
+                    continue;
+                }
+                BulkItem::Appended(Appended::Conflict(conflict)) => format!(
+                    "trip_id: {}: trip {} already has a different impact under model version {}",
+                    ErrorCode::DuplicateImpact.as_str(),
+                    conflict.trip_id,
+                    conflict.model_version
+                ),
+                BulkItem::NoFactors {
+                    country_code,
+                    methodology_version,
+                } => format!(
+                    "country_code: {}: the ACTIVE methodology {methodology_version} has no factors for {country_code}",
+                    ErrorCode::CountryFactorNotConfigured.as_str()
+                ),
+            };
+            rejected.push(RejectedLine {
+                line,
+                reason,
+                original: parsed.originals.get(index).cloned(),
+            });
         }
-        let (accepted, duplicates) = (outcome.accepted(), outcome.duplicates());
-        state
-            .metrics
-            .record_ingest(accepted, duplicates, rejected.len());
-        summary.accepted += accepted;
-        summary.duplicates += duplicates;
+        rejected.sort_by_key(|r| r.line);
         summary.rejected += rejected.len();
         if let Some(file) = rejected_file.as_mut() {
             file.write(&rejected)?;
         }
     }
     reader.await.context("the file reader died")??;
-    computer.await.context("the signing task died")??;
     if let Some(file) = rejected_file {
         file.finish()?;
     }
     progress.finish_and_clear();
     Ok(summary)
-}
-
-fn concurrent_writes(state: &AppState) -> usize {
-    match state.db.get_database_backend() {
-        DbBackend::Postgres => CONCURRENT_WRITES,
-        _ => 1,
-    }
 }
 
 /// The default rejected file: `FILE.rejected.jsonl` beside the input.
@@ -322,7 +288,7 @@ fn rejected_path(args: &IngestArgs) -> PathBuf {
 
 /// Explains why the writing pass stopped, naming lines for conflicts (other batches stay
 /// committed; re-running the file is safe, identical trips are duplicates).
-fn stopped(err: IngestError, lines: &[usize], writers: usize) -> anyhow::Error {
+fn stopped(err: IngestError, lines: &[usize]) -> anyhow::Error {
     match err {
         IngestError::DuplicateImpact { conflicts } => {
             let listed: Vec<String> = conflicts
@@ -338,14 +304,19 @@ fn stopped(err: IngestError, lines: &[usize], writers: usize) -> anyhow::Error {
                 })
                 .collect();
             anyhow::anyhow!(
-                "GREENOS_DUPLICATE_IMPACT: {} trip(s) conflict with recorded impacts; their batch was not written (the batches before it, and up to {} after it, were; re-running the file is safe):{}",
+                "{}: {} trip(s) conflict with recorded impacts; their batch was not written (the batches before it, and a few in flight after it, were; re-running the file is safe):{}",
+                ErrorCode::DuplicateImpact.as_str(),
                 conflicts.len(),
-                writers - 1,
                 listed.concat()
             )
         }
-        other => anyhow::Error::new(other).context("cannot write a batch"),
+        other => coded(other).context("cannot write a batch"),
     }
+}
+
+/// The error with its public code in front, as the API would answer it.
+fn coded(err: IngestError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {err}", err.code().as_str())
 }
 
 /// Bad lines saved by `--skip-invalid`, one JSON object per line.

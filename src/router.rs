@@ -6,24 +6,23 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 
 use greenos_core::auth::Scope;
+use greenos_core::services::Services;
 
 use crate::app::AppState;
 use crate::auth;
+use crate::context::{REQUEST_ID_HEADER, normalise_request_id};
 use crate::error::{ApiError, code_for_status, envelope};
 use crate::routes;
-
-/// The header that carries the request (correlation) id in and out.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
@@ -79,11 +78,11 @@ pub fn router(state: AppState) -> Router {
         .merge(scoped(&state, Scope::Admin, admin))
         .fallback(route_not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(state.services.clone(), record_metrics))
         .layer(middleware::from_fn(envelope_bare_errors))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+                .layer(middleware::from_fn(normalise_request_id))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
                         let request_id = request
@@ -96,11 +95,16 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
                 .layer(CatchPanicLayer::custom(|_| {
-                    ApiError::internal("a request handler panicked", &"panic").into_response()
+                    ApiError::internal("a request handler panicked", &Panicked).into_response()
                 })),
         )
         .with_state(state)
 }
+
+/// What a caught panic is logged as.
+#[derive(Debug, thiserror::Error)]
+#[error("panic")]
+struct Panicked;
 
 /// Guards every route of `routes` with `scope`.
 fn scoped(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
@@ -122,7 +126,7 @@ async fn route_not_found(request: Request) -> ApiError {
 }
 
 /// Records the request count and latency, labelled by the matched route template (bounded).
-async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn record_metrics(State(services): State<Services>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -131,7 +135,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed: Duration = started.elapsed();
-    let metrics = &state.metrics;
+    let metrics = services.metrics();
     metrics
         .http_request_duration_seconds
         .with_label_values(&[method.as_str(), route.as_str()])

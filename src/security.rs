@@ -21,7 +21,7 @@ pub const DEV_KEY_FILE: &str = "dev-keys.json";
 /// The loaded secrets: never printed, never serialised.
 pub struct Security {
     /// Signs and verifies hashes with the HMAC and Ed25519 keyrings.
-    pub signer: Signer,
+    pub signer: Arc<Signer>,
     /// The API tokens; `None` means authentication is off (dev or staging only).
     pub tokens: Option<TokenRegistry>,
     provider: Arc<dyn SecretProvider>,
@@ -41,7 +41,7 @@ impl Security {
         let signer = signer(config, provider.as_ref(), &findings).await?;
         let tokens = tokens(config, provider.as_ref(), &findings).await?;
         Ok(Self {
-            signer,
+            signer: Arc::new(signer),
             tokens,
             provider,
             environment: config.environment,

@@ -76,9 +76,95 @@ pub trait DomainError: std::error::Error {
     }
 }
 
+/// An error as a client may see it, whichever door it leaves by: REST renders it as the
+/// `{"error":{"code","message","details"}}` envelope, GraphQL as a message with
+/// `extensions.code` and `extensions.details`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublicError {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// A human sentence.
+    pub message: String,
+    /// Machine-readable specifics (failing flags, offending fields).
+    pub details: serde_json::Value,
+}
+
+/// The sentence every internal failure is answered with.
+pub const INTERNAL_MESSAGE: &str = "An internal error occurred; it has been logged.";
+
+impl PublicError {
+    /// An error with empty details.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> PublicError {
+        PublicError {
+            code,
+            message: message.into(),
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Attaches details.
+    pub fn with_details(mut self, details: serde_json::Value) -> PublicError {
+        self.details = details;
+        self
+    }
+
+    /// An internal failure: logged once here, with its whole source chain, and answered with a
+    /// generic sentence, so that no database or library message reaches a client.
+    pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> PublicError {
+        tracing::error!(error = %error_chain(err), "{context}");
+        PublicError::new(ErrorCode::Internal, INTERNAL_MESSAGE)
+    }
+
+    /// The one mapping of a domain error to what a client sees.
+    pub fn from_domain<E: DomainError + 'static>(err: &E) -> PublicError {
+        match err.code() {
+            ErrorCode::Internal => PublicError::internal("request failed", err),
+            code => PublicError::new(code, err.to_string()).with_details(err.details()),
+        }
+    }
+}
+
+impl<E: DomainError + 'static> From<E> for PublicError {
+    fn from(err: E) -> PublicError {
+        PublicError::from_domain(&err)
+    }
+}
+
+/// `error: cause: cause ...`, for the log line of an internal failure.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode;
+    use super::{DomainError, ErrorCode, INTERNAL_MESSAGE, PublicError, error_chain};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("ledger database error")]
+    struct Hidden(#[source] std::io::Error);
+
+    impl DomainError for Hidden {
+        fn code(&self) -> ErrorCode {
+            ErrorCode::Internal
+        }
+    }
+
+    #[test]
+    fn internal_errors_are_logged_with_their_chain_and_answered_generically() {
+        let err = Hidden(std::io::Error::other("relation \"esg_impact_ledger\" does not exist"));
+        assert!(error_chain(&err).contains("esg_impact_ledger"));
+        let public = PublicError::from(err);
+        assert_eq!(public.code, ErrorCode::Internal);
+        assert_eq!(public.message, INTERNAL_MESSAGE);
+        assert_eq!(public.details, serde_json::json!({}));
+    }
 
     #[test]
     fn codes_are_unique_and_prefixed() {

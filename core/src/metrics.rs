@@ -10,6 +10,26 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// What a verification checked: the `kind` label of
+/// `greenos_mrv_verification_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerificationKind {
+    /// One impact of the ledger.
+    Trip,
+    /// An MRV export.
+    Mrv,
+}
+
+impl VerificationKind {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trip => "trip",
+            Self::Mrv => "mrv",
+        }
+    }
+}
+
 /// Every metric of the service, cheap to clone (prometheus handles are `Arc`s).
 #[derive(Clone)]
 pub struct Metrics {
@@ -24,8 +44,9 @@ pub struct Metrics {
     pub ingest_trips_total: IntCounterVec,
     /// `greenos_ingest_batches_total`: ingest requests or file batches processed.
     pub ingest_batches_total: IntCounter,
-    /// `greenos_mrv_verification_failures_total`: trip or export verifications that failed.
-    pub mrv_verification_failures_total: IntCounter,
+    /// `greenos_mrv_verification_failures_total{kind}`: verifications that failed, `kind` being
+    /// `trip` (an impact) or `mrv` (an export).
+    pub mrv_verification_failures_total: IntCounterVec,
     /// `greenos_mrv_exports_total`: MRV exports generated.
     pub mrv_exports_total: IntCounter,
     /// `greenos_mrv_methodology_mismatch_total`: export verifications whose methodology binding
@@ -76,10 +97,16 @@ impl Metrics {
             "greenos_ingest_batches_total",
             "Ingest requests and bulk-file batches processed.",
         )?;
-        let mrv_verification_failures_total = IntCounter::new(
-            "greenos_mrv_verification_failures_total",
-            "Trip and MRV export verifications that found a tampered payload or a bad signature.",
+        let mrv_verification_failures_total = IntCounterVec::new(
+            Opts::new(
+                "greenos_mrv_verification_failures_total",
+                "Verifications that found a tampered payload or a bad signature, by kind (trip, mrv).",
+            ),
+            &["kind"],
         )?;
+        for kind in [VerificationKind::Trip, VerificationKind::Mrv] {
+            mrv_verification_failures_total.with_label_values(&[kind.as_str()]);
+        }
         registry.register(Box::new(ingest_trips_total.clone()))?;
         registry.register(Box::new(ingest_batches_total.clone()))?;
         registry.register(Box::new(mrv_verification_failures_total.clone()))?;
@@ -116,6 +143,13 @@ impl Metrics {
                 .with_label_values(&[result])
                 .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
         }
+    }
+
+    /// Counts one failed verification of `kind`.
+    pub fn record_verification_failure(&self, kind: VerificationKind) {
+        self.mrv_verification_failures_total
+            .with_label_values(&[kind.as_str()])
+            .inc();
     }
 
     /// Renders every metric in the Prometheus text exposition format.

@@ -1,24 +1,12 @@
 //! Per-field authorisation: `#[graphql(guard = "ScopeGuard(Scope::Admin)")]`.
 //!
-//! The HTTP layer authenticates the bearer token once per request and puts an [`AuthContext`]
-//! into the request data; this guard only reads it.
+//! The HTTP layer authenticates the bearer token once per request and puts core's
+//! `AuthContext` into the request data; this guard only asks it.
 
 use async_graphql::{Context, Guard, Result};
-use greenos_core::auth::{AuthError, Principal, Scope};
+use greenos_core::auth::{AuthContext, AuthError, Scope};
 
 use crate::error::coded;
-use greenos_core::error_code::ErrorCode;
-
-/// Who is calling, as established by the HTTP layer for one request.
-#[derive(Clone, Debug)]
-pub enum AuthContext {
-    /// Authentication is off (dev with no tokens configured): every field is allowed.
-    Disabled,
-    /// A valid bearer token was presented.
-    Authenticated(Principal),
-    /// No token, or one that matched nothing.
-    Anonymous,
-}
 
 /// Requires the caller to hold one scope.
 #[derive(Clone, Copy, Debug)]
@@ -26,18 +14,11 @@ pub struct ScopeGuard(pub Scope);
 
 impl Guard for ScopeGuard {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        let outcome = match ctx.data_opt::<AuthContext>() {
-            Some(AuthContext::Disabled) => Ok(()),
-            Some(AuthContext::Authenticated(principal)) => principal.require(self.0),
-            Some(AuthContext::Anonymous) | None => Err(AuthError::Unauthenticated),
-        };
-        outcome.map_err(|err| {
-            let code = match err {
-                AuthError::Unauthenticated => ErrorCode::Unauthenticated,
-                AuthError::Forbidden { .. } => ErrorCode::Forbidden,
-            };
-            coded(code, err.to_string())
-        })
+        match ctx.data_opt::<AuthContext>() {
+            Some(auth) => auth.require(self.0),
+            None => Err(AuthError::Unauthenticated),
+        }
+        .map_err(coded)
     }
 }
 
@@ -46,6 +27,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
+    use greenos_core::auth::Principal;
 
     use super::*;
 

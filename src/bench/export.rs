@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use greenos_core::ledger::{self, ConflictPolicy, parse_json_trip};
-use greenos_core::methodology;
+use greenos_core::context::RequestContext;
+use greenos_core::ledger::{self, parse_json_trip};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -105,7 +105,7 @@ async fn measure(
     for (quarter, &impacts) in args.impacts.iter().enumerate() {
         let started = Instant::now();
         seed(
-            &state.db,
+            state.services.database(),
             &template,
             quarter,
             impacts,
@@ -157,7 +157,7 @@ async fn measure(
     .await;
     let _ = stop.send(());
     let _ = server.await;
-    state.db.clone().close().await.ok();
+    state.services.database().clone().close().await.ok();
     result.map(|()| report)
 }
 
@@ -170,26 +170,20 @@ struct Template {
 async fn template(state: &AppState) -> anyhow::Result<Template> {
     let trip = br#"{"trip_id":"bench-template","user_id":"u-bench-000001","vehicle_id":"ev-bench-0001","country_code":"CI","geo_hash":"s0t5qd","event_timestamp":"2020-01-01T00:00:00Z","distance_km":12.5}"#;
     let trip = parse_json_trip(trip).map_err(|e| anyhow::anyhow!("template trip: {e:?}"))?;
-    let outcome = ledger::ingest(
-        &state.db,
-        state.signer_handle(),
-        "co2-v1",
-        None,
-        vec![trip],
-        ConflictPolicy::RejectAll,
-    )
-    .await?;
+    let outcome = state
+        .services
+        .ledger()
+        .ingest(&RequestContext::system("bench"), vec![trip])
+        .await?;
     let impact = outcome
         .items
         .first()
         .and_then(ledger::Appended::impact)
         .context("the template impact was not written")?;
     let s = &impact.signatures;
-    let active = methodology::active(&state.db)
-        .await?
-        .context("no ACTIVE methodology")?;
+    let active = state.services.methodology().current().await?;
     Ok(Template {
-        methodology_version: active.methodology_version,
+        methodology_version: active.content.methodology_version,
         columns: [
             impact.event_hash.clone(),
             impact.checksum.clone(),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use greenos_core::ledger::{self, BodyFormat, ConflictPolicy, TripsBody};
+use greenos_core::ledger::{self, BodyFormat, ComputeContext, ConflictPolicy, TripsBody};
+use greenos_core::proof::UtcMicros;
 
 use crate::app::AppState;
 use crate::bench::cpu::{CpuSnapshot, per_trip};
@@ -234,11 +235,18 @@ async fn breakdown(state: &AppState, batch: usize) -> anyhow::Result<Vec<Row>> {
         };
         parse += started.elapsed();
         let started = Instant::now();
-        let context = ledger::active_context(&state.db, model_version, None).await?;
-        let impacts = ledger::compute_all(trips, Arc::new(context), state.signer_handle()).await?;
+        let active = state.services.methodology().current().await?;
+        let context = ComputeContext::new(&active, model_version, None, UtcMicros::now());
+        let signer = Arc::clone(state.services.signer());
+        let impacts = ledger::compute_all(trips, Arc::new(context), signer).await?;
         compute += started.elapsed();
         let started = Instant::now();
-        let outcome = ledger::append(&state.db, &impacts, ConflictPolicy::RejectAll).await?;
+        let outcome = ledger::append(
+            state.services.database(),
+            &impacts,
+            ConflictPolicy::RejectAll,
+        )
+        .await?;
         append += started.elapsed();
         if outcome.accepted() != batch {
             bail!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use greenos_core::methodology::{
-    DraftFactors, MethodologyDraft, MethodologyError, MethodologySettings,
+    DraftFactors, MethodologyDraft, MethodologyError, ValidatedDraft,
 };
 
 use super::{ConfigError, Vars};
@@ -25,7 +25,7 @@ const FORMULA: &str = "GREENOS_MRV_FORMULA";
 const ROUNDING: &str = "GREENOS_MRV_ROUNDING";
 
 /// Reads and validates the bootstrap methodology.
-pub(super) fn methodology_settings(vars: &Vars) -> Result<MethodologySettings, ConfigError> {
+pub(super) fn methodology_settings(vars: &Vars) -> Result<ValidatedDraft, ConfigError> {
     let draft = MethodologyDraft {
         methodology_version: vars.string(VERSION),
         baseline_reference: vars.string(BASELINE),
@@ -41,17 +41,7 @@ pub(super) fn methodology_settings(vars: &Vars) -> Result<MethodologySettings, C
         formula: vars.string(FORMULA),
         rounding: vars.string(ROUNDING),
     };
-    let validated = draft.validate().map_err(|err| config_error(vars, &err))?;
-    let input = validated.hash_input().clone();
-    Ok(MethodologySettings {
-        methodology_version: input.methodology_version,
-        baseline_reference: input.baseline_reference,
-        factor_references: input.factor_references,
-        geographic_scope: input.geographic_scope,
-        country_factors: input.country_factors,
-        formula: input.formula,
-        rounding: input.rounding,
-    })
+    draft.validate().map_err(|err| config_error(vars, &err))
 }
 
 /// A JSON array of strings, or a `;`-separated list.
@@ -112,7 +102,7 @@ mod tests {
     #[test]
     fn defaults_cover_ci_ke_sn_with_illustrative_factors() {
         let config = Config::from_vars(&Vars::default()).expect("defaults are valid");
-        let m = config.methodology;
+        let m = config.methodology.hash_input();
         assert_eq!(m.methodology_version, "greenos-mrv-2026.1");
         assert_eq!(m.geographic_scope, ["CI", "KE", "SN"]);
         assert_eq!(m.factor_references.len(), 2);
@@ -132,10 +122,10 @@ mod tests {
     fn references_take_a_json_array_or_a_list() {
         let vars = Vars::from_pairs([(REFERENCES, r#"["a; b", "c"]"#)]);
         let config = Config::from_vars(&vars).expect("valid");
-        assert_eq!(config.methodology.factor_references, ["a; b", "c"]);
+        assert_eq!(config.methodology.hash_input().factor_references, ["a; b", "c"]);
         let vars = Vars::from_pairs([(REFERENCES, " a ; b ;")]);
         let config = Config::from_vars(&vars).expect("valid");
-        assert_eq!(config.methodology.factor_references, ["a", "b"]);
+        assert_eq!(config.methodology.hash_input().factor_references, ["a", "b"]);
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! Reading a trip file line by line (never whole) on a blocking thread, parsing each line with
 //! the same strict parser as the REST route, and handing batches to the writer.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 use greenos_core::ledger::{
@@ -43,13 +41,12 @@ pub struct ParsedBatch {
 }
 
 /// What the reader needs to know besides the file.
+#[derive(Clone, Copy, Debug)]
 pub struct ReadOptions {
     /// JSON Lines or CSV.
     pub format: FileFormat,
     /// Trips per batch.
     pub batch_size: usize,
-    /// Countries the ACTIVE methodology has factors for; others are bad lines.
-    pub countries: Arc<BTreeSet<String>>,
     /// Keep original line texts (for the rejected file).
     pub keep_originals: bool,
 }
@@ -88,18 +85,8 @@ impl BatchSink<'_> {
         parsed: Result<ValidatedTrip, String>,
         original: impl FnOnce() -> String,
     ) -> anyhow::Result<()> {
-        let checked = parsed.and_then(|trip| {
-            if self.options.countries.contains(trip.country_code.as_str()) {
-                Ok(trip)
-            } else {
-                Err(format!(
-                    "country_code: GREENOS_COUNTRY_FACTOR_NOT_CONFIGURED: the ACTIVE methodology has no factors for {}",
-                    trip.country_code
-                ))
-            }
-        });
         let keep = self.options.keep_originals;
-        match checked {
+        match parsed {
             Ok(trip) => {
                 self.batch.trips.push(trip);
                 self.batch.lines.push(line);

@@ -9,17 +9,14 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::db::backend_name;
 
 /// How long a health probe waits for each dependency.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// Reports the service's and its dependencies' state.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database_up = matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()).await,
-        Ok(Ok(()))
-    );
+    let database = state.services.database_status(PROBE_TIMEOUT).await;
+    let database_up = database.up;
     let redis_up = redis_reachable(&state.redis).await;
     let status = if database_up {
         StatusCode::OK
@@ -34,7 +31,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         },
         "version": env!("CARGO_PKG_VERSION"),
         "environment": state.config.environment.as_str(),
-        "database": {"status": if database_up { "up" } else { "down" }, "backend": backend_name(&state.db)},
+        "database": {"status": if database_up { "up" } else { "down" }, "backend": database.backend},
         "redis": {"status": if redis_up { "up" } else { "down" }},
     });
     (status, Json(body))

@@ -3,10 +3,11 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use greenos_core::ledger::{self, Identifier, Impact, ImpactError, TripVerification};
+use greenos_core::ledger::{Impact, TripVerification};
+use greenos_core::services::Services;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::context::Caller;
 use crate::error::ApiError;
 
 /// The optional `?model_version=` of both routes.
@@ -18,46 +19,27 @@ pub struct ModelVersionQuery {
 
 /// The stored impact with every hashed field and its proofs.
 pub async fn impact(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     Path(trip_id): Path<String>,
     Query(query): Query<ModelVersionQuery>,
 ) -> Result<Json<Impact>, ApiError> {
-    let model_version = query.model_version.as_deref();
-    check_trip_id(&trip_id, model_version)?;
-    Ok(Json(
-        ledger::find(&state.db, &trip_id, model_version).await?,
-    ))
+    let impact = services
+        .ledger()
+        .impact(&trip_id, query.model_version.as_deref())
+        .await?;
+    Ok(Json(impact))
 }
 
 /// Re-computes the hash and checksum from the stored row and checks both signatures.
 pub async fn verify(
-    State(state): State<AppState>,
+    State(services): State<Services>,
+    Caller(ctx): Caller,
     Path(trip_id): Path<String>,
     Query(query): Query<ModelVersionQuery>,
 ) -> Result<Json<TripVerification>, ApiError> {
-    let model_version = query.model_version.as_deref();
-    check_trip_id(&trip_id, model_version)?;
-    match ledger::verify(&state.db, &state.security.signer, &trip_id, model_version).await {
-        Ok(verification) => Ok(Json(verification)),
-        Err(err) => {
-            if matches!(
-                err,
-                ImpactError::Tampered { .. } | ImpactError::InvalidSignature { .. }
-            ) {
-                state.metrics.mrv_verification_failures_total.inc();
-                tracing::warn!(%trip_id, error = %err, "trip verification failed");
-            }
-            Err(err.into())
-        }
-    }
-}
-
-/// An identifier that cannot have been ingested has no impact: answered without a query.
-fn check_trip_id(trip_id: &str, model_version: Option<&str>) -> Result<(), ImpactError> {
-    Identifier::parse(trip_id)
-        .map(|_| ())
-        .map_err(|_| ImpactError::NotFound {
-            trip_id: trip_id.chars().take(128).collect(),
-            model_version: model_version.map(str::to_owned),
-        })
+    let verification = services
+        .ledger()
+        .verify(&ctx, &trip_id, query.model_version.as_deref())
+        .await?;
+    Ok(Json(verification))
 }

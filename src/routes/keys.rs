@@ -4,29 +4,14 @@
 use axum::Json;
 use axum::extract::State;
 use greenos_core::proof::PublicKeyPayload;
-use serde::Serialize;
-
-use crate::app::AppState;
+use greenos_core::services::{PublicKeys, Services};
 
 /// `GET /api/v2/esg/public-key` and `GET /.well-known/greenos-public-key`: the active key.
-pub async fn public_key(State(state): State<AppState>) -> Json<PublicKeyPayload> {
-    Json(state.security.signer.ed25519().active_public_key())
+pub async fn public_key(State(services): State<Services>) -> Json<PublicKeyPayload> {
+    Json(services.keys().public_key())
 }
 
-/// Every key of the ring, for verifying historical artifacts.
-#[derive(Debug, Serialize)]
-pub struct PublicKeys {
-    /// The version new artifacts are signed with.
-    pub active_key_version: String,
-    /// One payload per version, sorted by version.
-    pub keys: Vec<PublicKeyPayload>,
-}
-
-/// `GET /api/v2/esg/public-keys`.
-pub async fn public_keys(State(state): State<AppState>) -> Json<PublicKeys> {
-    let ring = state.security.signer.ed25519();
-    Json(PublicKeys {
-        active_key_version: ring.active_version().as_str().to_owned(),
-        keys: ring.public_keys(),
-    })
+/// `GET /api/v2/esg/public-keys`: every key of the ring, for historical artifacts.
+pub async fn public_keys(State(services): State<Services>) -> Json<PublicKeys> {
+    Json(services.keys().public_keys())
 }

@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use greenos_core::services::Services;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 
 /// Renders every metric.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.metrics.render() {
+pub async fn metrics(State(services): State<Services>) -> Response {
+    match services.metrics().render() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

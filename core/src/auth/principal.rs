@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::{Value, json};
+
 use super::Scope;
+use crate::error_code::{DomainError, ErrorCode};
 
 /// A caller whose bearer token matched a configured entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +41,18 @@ pub enum AuthError {
     },
 }
 
-impl AuthError {
-    /// The stable `GREENOS_*` error code.
-    pub fn code(&self) -> &'static str {
+impl DomainError for AuthError {
+    fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Unauthenticated => "GREENOS_UNAUTHENTICATED",
-            AuthError::Forbidden { .. } => "GREENOS_FORBIDDEN",
+            AuthError::Unauthenticated => ErrorCode::Unauthenticated,
+            AuthError::Forbidden { .. } => ErrorCode::Forbidden,
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            AuthError::Unauthenticated => json!({}),
+            AuthError::Forbidden { required } => json!({"required_scope": required.as_str()}),
         }
     }
 }
@@ -66,11 +75,14 @@ mod tests {
                 required: Scope::Read
             })
         );
-        assert_eq!(err.map(|e| e.code()), Some("GREENOS_FORBIDDEN"));
+        assert_eq!(err.map(|e| e.code()), Some(ErrorCode::Forbidden));
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
             Some("this operation requires the `read` scope")
         );
-        assert_eq!(AuthError::Unauthenticated.code(), "GREENOS_UNAUTHENTICATED");
+        assert_eq!(
+            AuthError::Unauthenticated.code(),
+            ErrorCode::Unauthenticated
+        );
     }
 }

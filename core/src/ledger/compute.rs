@@ -2,7 +2,6 @@
 //! formula of SPEC §4, the `event_hash` and `checksum` of §5 and both signatures of §6.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::ledger::error::IngestError;
@@ -144,14 +143,11 @@ pub fn co2_avoided_kg(distance_km: Decimal6, factors: &CountryFactors) -> Decima
 
 /// Computes and signs every trip, in input order, on every core for large sets (one Ed25519
 /// signature costs tens of microseconds of CPU).
-pub async fn compute_all<S>(
+pub async fn compute_all(
     trips: Vec<ValidatedTrip>,
     context: Arc<ComputeContext>,
-    signer: S,
-) -> Result<Vec<NewImpact>, IngestError>
-where
-    S: Deref<Target = Signer> + Clone + Send + Sync + 'static,
-{
+    signer: Arc<Signer>,
+) -> Result<Vec<NewImpact>, IngestError> {
     context.check_factors(&trips)?;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     if trips.len() < PARALLEL_THRESHOLD || workers == 1 {
@@ -164,7 +160,7 @@ where
         let tail = rest.split_off(chunk_len.min(rest.len()));
         let chunk = std::mem::replace(&mut rest, tail);
         let context = Arc::clone(&context);
-        let signer = signer.clone();
+        let signer = Arc::clone(&signer);
         tasks.push(tokio::task::spawn_blocking(move || {
             compute_chunk(&chunk, &context, &signer)
         }));

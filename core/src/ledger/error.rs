@@ -72,7 +72,7 @@ pub enum IngestError {
     #[error("impact computation task failed: {0}")]
     Task(String),
     /// The database failed.
-    #[error("ledger database error: {0}")]
+    #[error("ledger database error")]
     Database(#[from] DbErr),
 }
 
@@ -160,7 +160,7 @@ pub enum ImpactError {
         verification: Box<TripVerification>,
     },
     /// The database failed.
-    #[error("ledger database error: {0}")]
+    #[error("ledger database error")]
     Database(#[from] DbErr),
 }
 

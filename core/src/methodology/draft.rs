@@ -1,6 +1,6 @@
 //! The input of a new methodology version and its §7 validation: a `MethodologyDraft` (from an
-//! admin request) or `MethodologySettings` (from configuration) becomes a `ValidatedDraft`, which
-//! carries its hash and is the only thing the registry stores.
+//! admin request or from configuration) becomes a `ValidatedDraft`, which carries its hash and is
+//! the only thing the registry stores.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +8,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::methodology::MethodologyError;
-use crate::proof::{CountryFactors, Decimal6, MethodologyHashInput, Sha256Hex, methodology_hash};
+use crate::proof::{
+    CountryFactors, Decimal6, MethodologyContent, MethodologyHashInput, Sha256Hex, methodology_hash,
+};
 
 /// The longest `methodology_version` (the column is 64 characters wide).
 const MAX_VERSION_CHARS: usize = 64;
@@ -31,74 +33,7 @@ pub struct DraftFactors {
 }
 
 /// A methodology version to create, as an admin submits it (unknown fields are refused).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MethodologyDraft {
-    /// The new, unique version name.
-    pub methodology_version: String,
-    /// The baseline the avoided emissions are measured against.
-    pub baseline_reference: String,
-    /// Sources of the emission factors (at least one).
-    pub factor_references: Vec<String>,
-    /// ISO 3166-1 alpha-2 codes covered; sorted and deduplicated on validation.
-    pub geographic_scope: Vec<String>,
-    /// Factors per country: exactly the countries of the scope.
-    pub country_factors: BTreeMap<String, DraftFactors>,
-    /// The formula, as text.
-    pub formula: String,
-    /// The rounding rule, as text.
-    pub rounding: String,
-}
-
-/// The methodology a fresh registry is bootstrapped with, from `GREENOS_MRV_*` and
-/// `GREENOS_COUNTRY_FACTORS_JSON`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MethodologySettings {
-    /// `GREENOS_MRV_METHODOLOGY_VERSION`.
-    pub methodology_version: String,
-    /// `GREENOS_MRV_BASELINE_REFERENCE`.
-    pub baseline_reference: String,
-    /// `GREENOS_MRV_FACTOR_REFERENCES`.
-    pub factor_references: Vec<String>,
-    /// `GREENOS_MRV_GEOGRAPHIC_SCOPE`.
-    pub geographic_scope: Vec<String>,
-    /// `GREENOS_COUNTRY_FACTORS_JSON`.
-    pub country_factors: BTreeMap<String, CountryFactors>,
-    /// `GREENOS_MRV_FORMULA`.
-    pub formula: String,
-    /// `GREENOS_MRV_ROUNDING`.
-    pub rounding: String,
-}
-
-impl MethodologySettings {
-    /// The same content as a draft, factors written as 6-decimal strings.
-    pub fn to_draft(&self) -> MethodologyDraft {
-        MethodologyDraft {
-            methodology_version: self.methodology_version.clone(),
-            baseline_reference: self.baseline_reference.clone(),
-            factor_references: self.factor_references.clone(),
-            geographic_scope: self.geographic_scope.clone(),
-            country_factors: self
-                .country_factors
-                .iter()
-                .map(|(country, f)| {
-                    let factors = DraftFactors {
-                        thermal_factor_local: f.thermal_factor_local.to_string(),
-                        ev_factor_local: f.ev_factor_local.to_string(),
-                    };
-                    (country.clone(), factors)
-                })
-                .collect(),
-            formula: self.formula.clone(),
-            rounding: self.rounding.clone(),
-        }
-    }
-
-    /// Checks the §7 rules, so that a bad configuration stops start-up.
-    pub fn validate(&self) -> Result<ValidatedDraft, MethodologyError> {
-        self.to_draft().validate()
-    }
-}
+pub type MethodologyDraft = MethodologyContent<DraftFactors>;
 
 /// A draft that passed every §7 rule, with its `methodology_hash`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,35 +62,19 @@ impl ValidatedDraft {
 impl MethodologyDraft {
     /// Parses the factors exactly, normalises the scope and checks every §7 rule.
     pub fn validate(self) -> Result<ValidatedDraft, MethodologyError> {
-        let mut country_factors = BTreeMap::new();
-        for (country, factors) in &self.country_factors {
+        let mut input = self.try_map_factors(|country, factors| {
             check_country(&format!("country_factors.{country}"), country)?;
-            let parsed = CountryFactors {
+            Ok::<_, MethodologyError>(CountryFactors {
                 thermal_factor_local: parse_factor(
                     country,
                     "thermal_factor_local",
                     &factors.thermal_factor_local,
                 )?,
-                ev_factor_local: parse_factor(
-                    country,
-                    "ev_factor_local",
-                    &factors.ev_factor_local,
-                )?,
-            };
-            country_factors.insert(country.clone(), parsed);
-        }
-        let mut geographic_scope = self.geographic_scope;
-        geographic_scope.sort_unstable();
-        geographic_scope.dedup();
-        let input = MethodologyHashInput {
-            methodology_version: self.methodology_version,
-            baseline_reference: self.baseline_reference,
-            factor_references: self.factor_references,
-            geographic_scope,
-            country_factors,
-            formula: self.formula,
-            rounding: self.rounding,
-        };
+                ev_factor_local: parse_factor(country, "ev_factor_local", &factors.ev_factor_local)?,
+            })
+        })?;
+        input.geographic_scope.sort_unstable();
+        input.geographic_scope.dedup();
         check_hash_input(&input)?;
         let hash = methodology_hash(&input);
         Ok(ValidatedDraft { input, hash })

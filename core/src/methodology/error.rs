@@ -59,7 +59,7 @@ pub enum MethodologyError {
         reason: String,
     },
     /// The database failed.
-    #[error("methodology registry database error: {0}")]
+    #[error("methodology registry database error")]
     Database(#[from] DbErr),
 }
 

@@ -9,14 +9,13 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DbBackend, DbErr, EntityTrait, QueryFilter,
 };
 use serde_json::{Value, json};
 
 use crate::methodology::store::{self, encode, from_row, to_row};
 use crate::methodology::{
-    Methodology, MethodologyDraft, MethodologyError, MethodologySettings, MethodologyStatus,
+    Methodology, MethodologyDraft, MethodologyError, MethodologyStatus,
     ValidatedDraft,
 };
 use crate::proof::UtcMicros;
@@ -29,8 +28,6 @@ const REGISTRY_LOCK_KEY: i64 = 0x6772_6565_6e6f_7301;
 const EVENT_CREATED: &str = "METHODOLOGY_CREATED";
 /// Audit event of an activation.
 const EVENT_ACTIVATED: &str = "METHODOLOGY_ACTIVATED";
-/// The width of the audit table's `correlation_id` column.
-const MAX_CORRELATION_ID_CHARS: usize = 128;
 
 /// Validates `draft` and stores it as `DRAFT`, or as `ACTIVE` when `activate` is set and no
 /// other version is ACTIVE (otherwise `ActiveConflict`: use [`activate`] to replace one).
@@ -69,7 +66,7 @@ pub async fn activate(
                 reason: format!(
                     "Methodology {version} is DEPRECATED: deprecated versions stay readable for audit replay but cannot be re-activated; create a new version."
                 ),
-                active_version: previous.map(|m| m.methodology_version),
+                active_version: previous.map(|m| m.content.methodology_version),
             });
         }
         MethodologyStatus::Draft => {}
@@ -101,7 +98,7 @@ pub async fn activate(
         .exec(&txn)
         .await
         .map_err(|e| {
-            if is_unique_violation(&e) {
+            if crate::db::is_unique_violation(&e) {
                 concurrent_activation(None)
             } else {
                 e.into()
@@ -139,9 +136,8 @@ pub async fn activate(
 /// `None` when the registry already held versions, which configuration then never changes.
 pub async fn bootstrap_if_empty(
     db: &DatabaseConnection,
-    settings: &MethodologySettings,
+    validated: &ValidatedDraft,
 ) -> Result<Option<Methodology>, MethodologyError> {
-    let validated = settings.validate()?;
     // The common case (a registry in use) is answered without taking the write lock.
     if Entity::find().one(db).await?.is_some() {
         return Ok(None);
@@ -151,7 +147,7 @@ pub async fn bootstrap_if_empty(
         drop(txn);
         return store::active(db).await;
     }
-    match insert_new(&txn, &validated, true, None).await {
+    match insert_new(&txn, validated, true, None).await {
         Ok(created) => {
             txn.commit().await?;
             Ok(Some(created))
@@ -180,7 +176,7 @@ async fn insert_new(
     }
     let status = if activate {
         if let Some(current) = store::active(txn).await? {
-            let current = current.methodology_version;
+            let current = current.content.methodology_version;
             return Err(MethodologyError::ActiveConflict {
                 reason: format!(
                     "Methodology {current} is ACTIVE: create {version} without \"activate\", then activate it, which deprecates {current} in the same transaction."
@@ -196,7 +192,7 @@ async fn insert_new(
     let row = to_row(validated, status, now)?
         .insert(txn)
         .await
-        .map_err(|e| match (is_unique_violation(&e), status) {
+        .map_err(|e| match (crate::db::is_unique_violation(&e), status) {
             (true, MethodologyStatus::Active) => concurrent_activation(None),
             (true, _) => MethodologyError::AlreadyExists {
                 version: version.to_owned(),
@@ -232,14 +228,7 @@ async fn insert_new(
 
 /// Opens a registry write transaction holding the registry lock from its first statement.
 async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    // SQLite: BEGIN IMMEDIATE takes the write lock at once, waiting on the busy timeout; a
-    // deferred transaction that read first would fail with SQLITE_BUSY when it tried to write.
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?;
+    let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!(
             "SELECT pg_advisory_xact_lock({REGISTRY_LOCK_KEY})"
@@ -263,19 +252,13 @@ async fn audit(
         event_type: Set(event_type.to_owned()),
         subject_id: Set(version.to_owned()),
         details: Set(encode(version, details)?),
-        correlation_id: Set(
-            correlation_id.map(|id| id.chars().take(MAX_CORRELATION_ID_CHARS).collect())
-        ),
+        correlation_id: Set(correlation_id.map(str::to_owned)),
         created_at: Set(at.as_datetime()),
         ..Default::default()
     }
     .insert(txn)
     .await?;
     Ok(())
-}
-
-fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 fn concurrent_activation(active_version: Option<&str>) -> MethodologyError {

@@ -12,8 +12,8 @@ mod error;
 mod lifecycle;
 mod store;
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
 use std::str::FromStr;
 
 use sea_orm::ConnectionTrait;
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Metrics;
 use crate::proof::{CountryFactors, MethodologyHashInput, Sha256Hex, UtcMicros, methodology_hash};
 
-pub use draft::{DraftFactors, MethodologyDraft, MethodologySettings, ValidatedDraft};
+pub use draft::{DraftFactors, MethodologyDraft, ValidatedDraft};
 pub use error::MethodologyError;
 pub use lifecycle::{activate, bootstrap_if_empty, create};
 pub use store::{active, get, list};
@@ -69,25 +69,17 @@ impl FromStr for MethodologyStatus {
     }
 }
 
-/// One methodology version as stored in the registry.
+/// One methodology version as stored in the registry: its hashed content, read through
+/// `Deref` (`methodology.methodology_version`, `methodology.country_factors`, ...), plus its
+/// hash and lifecycle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Methodology {
-    /// The unique version name, 1–64 characters of `[A-Za-z0-9._:-]`.
-    pub methodology_version: String,
+    /// The hashed fields: version, baseline, references, scope (sorted), factors of exactly
+    /// the scope's countries, formula, rounding.
+    #[serde(flatten)]
+    pub content: MethodologyHashInput,
     /// Lifecycle status (not hashed).
     pub status: MethodologyStatus,
-    /// The baseline the avoided emissions are measured against.
-    pub baseline_reference: String,
-    /// Sources of the emission factors, in the order given.
-    pub factor_references: Vec<String>,
-    /// ISO 3166-1 alpha-2 codes covered, sorted and deduplicated.
-    pub geographic_scope: Vec<String>,
-    /// Factors per country of the scope (exactly the scope's countries).
-    pub country_factors: BTreeMap<String, CountryFactors>,
-    /// The formula, as text.
-    pub formula: String,
-    /// The rounding rule, as text.
-    pub rounding: String,
     /// SHA-256 of the canonical hashed fields (SPEC §5).
     pub methodology_hash: Sha256Hex,
     /// When the version was created.
@@ -98,33 +90,28 @@ pub struct Methodology {
     pub deprecated_at: Option<UtcMicros>,
 }
 
+impl Deref for Methodology {
+    type Target = MethodologyHashInput;
+
+    fn deref(&self) -> &MethodologyHashInput {
+        &self.content
+    }
+}
+
 impl Methodology {
     /// The factors of `country_code`, or `None` when the version does not cover it.
     pub fn factors_for(&self, country_code: &str) -> Option<&CountryFactors> {
         self.country_factors.get(country_code)
     }
 
-    /// The fields covered by `methodology_hash`, in hash-input form.
-    pub fn hash_input(&self) -> MethodologyHashInput {
-        MethodologyHashInput {
-            methodology_version: self.methodology_version.clone(),
-            baseline_reference: self.baseline_reference.clone(),
-            factor_references: self.factor_references.clone(),
-            geographic_scope: self.geographic_scope.clone(),
-            country_factors: self.country_factors.clone(),
-            formula: self.formula.clone(),
-            rounding: self.rounding.clone(),
-        }
-    }
-
     /// Re-computes the hash from the stored fields (compare with `methodology_hash`).
     pub fn recompute_hash(&self) -> Sha256Hex {
-        methodology_hash(&self.hash_input())
+        methodology_hash(&self.content)
     }
 
     /// Re-checks the §7 rules on the stored content (exports refuse an incomplete version).
     pub fn check_complete(&self) -> Result<(), MethodologyError> {
-        draft::check_hash_input(&self.hash_input())
+        draft::check_hash_input(&self.content)
     }
 }
 

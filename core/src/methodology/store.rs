@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::methodology::{Methodology, MethodologyError, MethodologyStatus, ValidatedDraft};
-use crate::proof::{CountryFactors, Sha256Hex, UtcMicros, to_canonical};
+use crate::proof::{CountryFactors, MethodologyHashInput, Sha256Hex, UtcMicros, to_canonical};
 
 /// The ACTIVE version, if any.
 pub async fn active<C: ConnectionTrait>(db: &C) -> Result<Option<Methodology>, MethodologyError> {
@@ -87,18 +87,20 @@ pub(crate) fn from_row(row: esg_mrv_methodology::Model) -> Result<Methodology, M
     let country_factors: BTreeMap<String, CountryFactors> =
         decode(version, "country_factors", &row.country_factors)?;
     Ok(Methodology {
+        content: MethodologyHashInput {
+            methodology_version: row.methodology_version,
+            baseline_reference: row.baseline_reference,
+            factor_references,
+            geographic_scope,
+            country_factors,
+            formula: row.formula,
+            rounding: row.rounding,
+        },
         status,
-        baseline_reference: row.baseline_reference,
-        factor_references,
-        geographic_scope,
-        country_factors,
-        formula: row.formula,
-        rounding: row.rounding,
         methodology_hash,
         created_at: UtcMicros::truncating(row.created_at),
         activated_at: row.activated_at.map(UtcMicros::truncating),
         deprecated_at: row.deprecated_at.map(UtcMicros::truncating),
-        methodology_version: row.methodology_version,
     })
 }
 

@@ -183,7 +183,7 @@ fn rows_round_trip_with_canonical_json_columns() {
     let methodology = from_row(row.clone()).expect("decodes");
     assert_eq!(methodology.status, MethodologyStatus::Active);
     assert_eq!(methodology.activated_at, Some(now));
-    assert_eq!(&methodology.hash_input(), validated.hash_input());
+    assert_eq!(&methodology.content, validated.hash_input());
     assert_eq!(methodology.recompute_hash(), methodology.methodology_hash);
     assert!(methodology.check_complete().is_ok());
     assert_eq!(
@@ -221,24 +221,4 @@ fn statuses_and_codes_use_the_registry_words() {
     };
     assert_eq!(not_found.code().http_status(), 404);
     assert_eq!(not_found.details(), json!({"methodology_version": "v9"}));
-}
-
-#[test]
-fn settings_validate_like_drafts() {
-    let validated = draft().validate().expect("valid");
-    let input = validated.hash_input().clone();
-    let settings = MethodologySettings {
-        methodology_version: input.methodology_version,
-        baseline_reference: input.baseline_reference,
-        factor_references: input.factor_references,
-        geographic_scope: input.geographic_scope,
-        country_factors: input.country_factors,
-        formula: input.formula,
-        rounding: input.rounding,
-    };
-    assert_eq!(settings.validate().expect("valid"), validated);
-    assert_eq!(
-        settings.to_draft().country_factors["CI"],
-        factors("0.192000", "0.048000")
-    );
 }

@@ -86,13 +86,13 @@ pub enum MrvError {
     #[error("MRV export storage is unreadable: {0}")]
     Storage(String),
     /// The spool file or another local I/O failed.
-    #[error("MRV export I/O error: {0}")]
+    #[error("MRV export I/O error")]
     Io(#[from] std::io::Error),
     /// A worker task died; never expected.
     #[error("MRV export task failed: {0}")]
     Task(String),
     /// The database failed.
-    #[error("MRV export database error: {0}")]
+    #[error("MRV export database error")]
     Database(#[from] DbErr),
 }
 

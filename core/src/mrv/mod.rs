@@ -11,6 +11,7 @@ mod audit;
 mod build;
 mod canon;
 mod check_stored;
+mod csv;
 mod error;
 mod impact_json;
 mod payload;
@@ -29,6 +30,8 @@ pub use audit::{PAYLOAD_MEMBERS, ProofReport};
 pub use build::create_export;
 pub use canon::{ArtifactReading, read_artifact_bytes, read_artifact_file};
 pub use check_stored::verify_export;
+pub(crate) use csv::write_csv;
+pub use csv::CSV_COLUMNS;
 pub use error::MrvError;
 pub use payload::{
     Aggregation, DEDUPLICATION_RULE, DuplicateStats, FactorPair, MethodologyBinding, PayloadParts,

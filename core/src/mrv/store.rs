@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    SqlErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Statement,
 };
 use tokio::io::AsyncReadExt;
 
@@ -38,12 +37,7 @@ pub(crate) async fn insert(
     record: &ExportRecord,
     spool: File,
 ) -> Result<(), MrvError> {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?;
+    let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         prefer_lz4(&txn).await?;
     }
@@ -150,7 +144,7 @@ async fn read_chunk(file: &mut tokio::fs::File) -> Result<Vec<u8>, MrvError> {
 
 /// A unique violation on the export row means another export of the window committed first.
 fn conflict_or(err: DbErr, record: &ExportRecord) -> MrvError {
-    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+    if crate::db::is_unique_violation(&err) {
         MrvError::ExportConflict {
             period_start: record.period_start.to_string(),
             period_end: record.period_end.to_string(),

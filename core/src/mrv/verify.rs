@@ -219,7 +219,7 @@ pub fn record_outcome(metrics: &Metrics, result: &Result<ExportVerification, Mrv
     if let Err(err) = result
         && let Some(verification) = err.verification()
     {
-        metrics.mrv_verification_failures_total.inc();
+        metrics.record_verification_failure(crate::metrics::VerificationKind::Mrv);
         if !verification.methodology_valid {
             metrics.mrv_methodology_mismatch_total.inc();
         }

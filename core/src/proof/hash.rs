@@ -162,24 +162,52 @@ pub struct CountryFactors {
     pub ev_factor_local: Decimal6,
 }
 
-/// The fields of a methodology version that its hash covers (not status or dates).
+/// The fields of a methodology version that its hash covers (not status or dates), defined
+/// once for every stage: `F` is the form of the factors, text in a draft an admin sends
+/// (`DraftFactors`), exact once validated ([`CountryFactors`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MethodologyHashInput {
+pub struct MethodologyContent<F> {
     /// The unique version name.
     pub methodology_version: String,
     /// The baseline the avoided emissions are measured against.
     pub baseline_reference: String,
     /// Sources of the emission factors.
     pub factor_references: Vec<String>,
-    /// Sorted ISO country codes the methodology covers.
+    /// ISO country codes the methodology covers (sorted once validated).
     pub geographic_scope: Vec<String>,
     /// Factors per ISO country code.
-    pub country_factors: BTreeMap<String, CountryFactors>,
+    pub country_factors: BTreeMap<String, F>,
     /// The formula, as text.
     pub formula: String,
     /// The rounding rule, as text.
     pub rounding: String,
+}
+
+/// The validated content, exactly what `methodology_hash` covers.
+pub type MethodologyHashInput = MethodologyContent<CountryFactors>;
+
+impl<F> MethodologyContent<F> {
+    /// The same content with every country's factors converted by `convert`.
+    pub fn try_map_factors<G, E>(
+        self,
+        mut convert: impl FnMut(&str, F) -> Result<G, E>,
+    ) -> Result<MethodologyContent<G>, E> {
+        let mut country_factors = BTreeMap::new();
+        for (country, factors) in self.country_factors {
+            let converted = convert(&country, factors)?;
+            country_factors.insert(country, converted);
+        }
+        Ok(MethodologyContent {
+            methodology_version: self.methodology_version,
+            baseline_reference: self.baseline_reference,
+            factor_references: self.factor_references,
+            geographic_scope: self.geographic_scope,
+            country_factors,
+            formula: self.formula,
+            rounding: self.rounding,
+        })
+    }
 }
 
 /// `sha256_hex(canonical(methodology fields))`; only strings are involved, so this cannot fail.

@@ -6,16 +6,17 @@ pub mod download;
 pub mod verify;
 
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use greenos_core::mrv::{self, DEFAULT_PAGE_SIZE, ExportPage, ExportRecord, ExportWindow};
+use greenos_core::mrv::{ExportPage, ExportRecord};
+use greenos_core::services::Services;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::context::Caller;
 use crate::error::ApiError;
 use crate::extract::StrictJson;
-use crate::router::REQUEST_ID_HEADER;
 
 /// The routes that need scope `read`; the artifact route gets its own body limit.
 pub fn read_routes(verify_max_body_bytes: usize) -> Router<AppState> {
@@ -67,33 +68,25 @@ pub struct ListQuery {
 /// `POST /api/v2/esg/mrv/export` (scope `export`): builds, signs and stores the export of the
 /// window, `201` with its metadata.
 pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(services): State<Services>,
+    Caller(ctx): Caller,
     StrictJson(body): StrictJson<CreateExportRequest>,
 ) -> Result<(StatusCode, Json<ExportRecord>), ApiError> {
-    let window = ExportWindow::parse(&body.period, &body.period_end)?;
-    let correlation_id = headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let record = mrv::create_export(
-        &state.db,
-        &state.security.signer,
-        &state.metrics,
-        window,
-        correlation_id,
-    )
-    .await?;
+    let record = services
+        .mrv()
+        .create_export(&ctx, &body.period, &body.period_end)
+        .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
 /// `GET /api/v2/esg/mrv/export?limit=&cursor=`: exports newest first, without payloads.
 pub async fn list(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<ExportPage>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    Ok(Json(
-        mrv::list(&state.db, limit, query.cursor.as_deref()).await?,
-    ))
+    let page = services
+        .mrv()
+        .list(query.limit, query.cursor.as_deref())
+        .await?;
+    Ok(Json(page))
 }

@@ -144,10 +144,7 @@ enum WriteError {
 
 impl From<DbErr> for WriteError {
     fn from(err: DbErr) -> Self {
-        if matches!(
-            err.sql_err(),
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-        ) {
+        if crate::db::is_unique_violation(&err) {
             Self::UniqueViolation(err)
         } else {
             Self::Ingest(IngestError::Database(err))

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use greenos_entity::esg_impact_ledger::{Column, Entity};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 
 use crate::ledger::compute::NewImpact;
@@ -27,12 +26,7 @@ pub(super) async fn append(
     impacts: &[NewImpact],
     policy: ConflictPolicy,
 ) -> Result<AppendOutcome, WriteError> {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?;
+    let txn = crate::db::begin_write(db).await?;
     let model_version = impacts[0].event.model_version.as_str();
     let mut trip_ids: Vec<&str> = impacts.iter().map(|i| i.event.trip_id.as_str()).collect();
     trip_ids.sort_unstable();

@@ -1,0 +1,180 @@
+//! Ingesting trips and reading or verifying their impacts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::context::RequestContext;
+use crate::ledger::{
+    self, AppendOutcome, BodyFormat, ComputeContext, ConflictPolicy, Identifier, Impact,
+    ImpactError, IngestError, TripVerification, TripsBody, ValidatedTrip,
+};
+use crate::methodology::{self, MethodologyError};
+use crate::metrics::VerificationKind;
+use crate::proof::UtcMicros;
+use crate::services::Services;
+use crate::services::bulk::BulkIngest;
+
+/// The ledger's use cases.
+pub struct LedgerService<'a> {
+    services: &'a Services,
+}
+
+/// The answer to an ingest request: whether the body was one trip (not an array), and the
+/// fate of every trip in input order.
+#[derive(Debug)]
+pub struct IngestReply {
+    /// The body was a single trip object.
+    pub single: bool,
+    /// One entry per submitted trip.
+    pub outcome: AppendOutcome,
+}
+
+impl<'a> LedgerService<'a> {
+    pub(super) fn new(services: &'a Services) -> Self {
+        Self { services }
+    }
+
+    /// Parses a request body (one trip, an array, or JSON Lines) with the strict §4 rules and
+    /// ingests it all or nothing.
+    pub async fn ingest_body(
+        &self,
+        ctx: &RequestContext,
+        format: BodyFormat,
+        bytes: &[u8],
+    ) -> Result<IngestReply, IngestError> {
+        let body = ledger::parse_body(format, bytes).inspect_err(|err| self.refused(ctx, err))?;
+        let (trips, single) = match body {
+            TripsBody::Single(trip) => (vec![trip], true),
+            TripsBody::Batch(trips) => (trips, false),
+        };
+        let outcome = self.ingest(ctx, trips).await?;
+        Ok(IngestReply { single, outcome })
+    }
+
+    /// Computes, signs and appends `trips` in one transaction, all or nothing: one bad or
+    /// conflicting trip refuses them all.
+    pub async fn ingest(
+        &self,
+        ctx: &RequestContext,
+        trips: Vec<ValidatedTrip>,
+    ) -> Result<AppendOutcome, IngestError> {
+        let started = Instant::now();
+        let result = async {
+            let context = self.compute_context(ctx).await?;
+            let impacts =
+                ledger::compute_all(trips, Arc::new(context), Arc::clone(self.services.signer()))
+                    .await?;
+            ledger::append(self.services.database(), &impacts, ConflictPolicy::RejectAll).await
+        }
+        .await;
+        match &result {
+            Ok(outcome) => {
+                let (accepted, duplicates) = (outcome.accepted(), outcome.duplicates());
+                self.services
+                    .metrics()
+                    .record_ingest(accepted, duplicates, 0);
+                tracing::info!(
+                    correlation_id = %ctx.correlation_id,
+                    actor = %ctx.actor(),
+                    accepted,
+                    duplicates,
+                    duration_ms = started.elapsed().as_millis(),
+                    "trips ingested"
+                );
+            }
+            Err(err) => self.refused(ctx, err),
+        }
+        result
+    }
+
+    /// Starts a bulk run (files, streams) under the ACTIVE methodology. With `RejectAll` a bad
+    /// batch stops the run (earlier batches stay committed); with `SkipConflicting` conflicting
+    /// trips and trips without factors are reported and left out.
+    pub async fn bulk(
+        &self,
+        ctx: RequestContext,
+        policy: ConflictPolicy,
+    ) -> Result<BulkIngest, IngestError> {
+        BulkIngest::start(self.services, ctx, policy).await
+    }
+
+    /// The impact of `trip_id`: the latest model version's, or the one of `model_version`.
+    pub async fn impact(
+        &self,
+        trip_id: &str,
+        model_version: Option<&str>,
+    ) -> Result<Impact, ImpactError> {
+        check_trip_id(trip_id, model_version)?;
+        ledger::find(self.services.database(), trip_id, model_version).await
+    }
+
+    /// Re-computes the stored impact's hash and checksum and checks both signatures; a failure
+    /// is counted in `greenos_mrv_verification_failures_total{kind="trip"}` and logged.
+    pub async fn verify(
+        &self,
+        ctx: &RequestContext,
+        trip_id: &str,
+        model_version: Option<&str>,
+    ) -> Result<TripVerification, ImpactError> {
+        check_trip_id(trip_id, model_version)?;
+        let result = ledger::verify(
+            self.services.database(),
+            self.services.signer(),
+            trip_id,
+            model_version,
+        )
+        .await;
+        if let Err(
+            err @ (ImpactError::Tampered { .. } | ImpactError::InvalidSignature { .. }),
+        ) = &result
+        {
+            self.services
+                .metrics()
+                .record_verification_failure(VerificationKind::Trip);
+            tracing::warn!(
+                correlation_id = %ctx.correlation_id,
+                %trip_id,
+                error = %err,
+                "trip verification failed"
+            );
+        }
+        result
+    }
+
+    /// The computation context of the ACTIVE methodology; there is never a fallback.
+    pub(super) async fn compute_context(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<ComputeContext, IngestError> {
+        let methodology = methodology::active(self.services.database())
+            .await?
+            .ok_or(MethodologyError::NoActive)?;
+        Ok(ComputeContext::new(
+            &methodology,
+            &self.services.settings().model_version,
+            Some(ctx.correlation_id.to_string()),
+            UtcMicros::now(),
+        ))
+    }
+
+    fn refused(&self, ctx: &RequestContext, err: &IngestError) {
+        self.services
+            .metrics()
+            .record_ingest(0, 0, err.refused_trips());
+        tracing::info!(
+            correlation_id = %ctx.correlation_id,
+            code = crate::error_code::DomainError::code(err).as_str(),
+            "trips refused"
+        );
+    }
+}
+
+/// An identifier that cannot have been ingested has no impact: answered without a query.
+fn check_trip_id(trip_id: &str, model_version: Option<&str>) -> Result<(), ImpactError> {
+    Identifier::parse(trip_id)
+        .map(|_| ())
+        .map_err(|_| ImpactError::NotFound {
+            trip_id: trip_id.chars().take(128).collect(),
+            model_version: model_version.map(str::to_owned),
+        })
+}

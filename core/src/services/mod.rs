@@ -1,0 +1,133 @@
+//! The one service layer (SPEC §2): every use case of GreenOS is a method reached from one
+//! cheap-to-clone [`Services`] value, so REST handlers, GraphQL resolvers, jobs and CLI commands
+//! stay thin adapters and a use case behaves the same whichever door it came through. Each
+//! use case records its own metrics and logs its own outcome.
+//!
+//! The methods are grouped by domain: [`Services::ledger`], [`Services::mrv`],
+//! [`Services::methodology`], [`Services::keys`].
+
+mod bulk;
+mod keys;
+mod ledger;
+mod methodology;
+mod mrv;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{DatabaseConnection, DbBackend};
+
+use crate::metrics::Metrics;
+use crate::proof::Signer;
+
+pub use bulk::{BulkIngest, BulkItem};
+pub use keys::{KeyService, PublicKeys};
+pub use ledger::{IngestReply, LedgerService};
+pub use methodology::MethodologyService;
+pub use mrv::{ArtifactDownload, ByteStream, MrvService};
+
+/// The settings the use cases need, read once by the composition root.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// The server's calculation model recorded on every new impact (`GREENOS_MODEL_VERSION`).
+    pub model_version: String,
+}
+
+/// The database, the signer, the metrics and the settings, behind one `Arc`.
+#[derive(Clone)]
+pub struct Services(Arc<Inner>);
+
+struct Inner {
+    db: DatabaseConnection,
+    signer: Arc<Signer>,
+    metrics: Metrics,
+    settings: ServiceSettings,
+}
+
+/// Whether the database answers, and which backend it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatabaseStatus {
+    /// The database answered a ping in time.
+    pub up: bool,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+}
+
+impl Services {
+    /// Assembles the service layer over an open, migrated database.
+    pub fn new(
+        db: DatabaseConnection,
+        signer: Arc<Signer>,
+        metrics: Metrics,
+        settings: ServiceSettings,
+    ) -> Services {
+        Services(Arc::new(Inner {
+            db,
+            signer,
+            metrics,
+            settings,
+        }))
+    }
+
+    /// Ingesting, reading and verifying impacts.
+    pub fn ledger(&self) -> LedgerService<'_> {
+        LedgerService::new(self)
+    }
+
+    /// Creating, reading, downloading and verifying MRV exports.
+    pub fn mrv(&self) -> MrvService<'_> {
+        MrvService::new(self)
+    }
+
+    /// The methodology registry.
+    pub fn methodology(&self) -> MethodologyService<'_> {
+        MethodologyService::new(self)
+    }
+
+    /// The public Ed25519 keys.
+    pub fn keys(&self) -> KeyService<'_> {
+        KeyService::new(self)
+    }
+
+    /// The metrics registry (rendered by `GET /metrics`; HTTP metrics are recorded by the
+    /// HTTP layer, domain metrics only by the use cases).
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The signer, for the composition root's benchmarks.
+    pub fn signer(&self) -> &Arc<Signer> {
+        &self.0.signer
+    }
+
+    /// The database pool, for the composition root (migrations, benchmarks, shutdown); the
+    /// doors never use it.
+    pub fn database(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+
+    /// Pings the database, waiting at most `timeout`.
+    pub async fn database_status(&self, timeout: Duration) -> DatabaseStatus {
+        let up = matches!(
+            tokio::time::timeout(timeout, self.0.db.ping()).await,
+            Ok(Ok(()))
+        );
+        DatabaseStatus {
+            up,
+            backend: backend_name(self.0.db.get_database_backend()),
+        }
+    }
+
+    fn settings(&self) -> &ServiceSettings {
+        &self.0.settings
+    }
+}
+
+/// A short name of the backend, for health and logs.
+pub fn backend_name(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "postgres",
+        DbBackend::Sqlite => "sqlite",
+        _ => "unsupported",
+    }
+}

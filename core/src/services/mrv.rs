@@ -1,0 +1,200 @@
+//! Creating, reading, downloading and verifying MRV exports.
+
+use std::io;
+use std::pin::Pin;
+
+use futures::stream::{self, Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::context::RequestContext;
+use crate::methodology;
+use crate::mrv::{
+    self, ArtifactHeader, DEFAULT_PAGE_SIZE, ExportPage, ExportRecord, ExportVerification,
+    ExportWindow, MrvError,
+};
+use crate::services::Services;
+
+/// Bytes of a download, produced as the consumer reads them.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Vec<u8>>> + Send>>;
+
+/// The MRV use cases.
+pub struct MrvService<'a> {
+    services: &'a Services,
+}
+
+/// An export artifact ready to stream: its exact length, then its bytes.
+pub struct ArtifactDownload {
+    /// The artifact's length in bytes.
+    pub length: u64,
+    /// A JSON prefix, the stored chunks as they are read, a suffix.
+    pub bytes: ByteStream,
+}
+
+impl<'a> MrvService<'a> {
+    pub(super) fn new(services: &'a Services) -> Self {
+        Self { services }
+    }
+
+    /// Builds, signs and stores the export of the calendar window `period` ending at
+    /// `period_end`, bound to the ACTIVE methodology.
+    pub async fn create_export(
+        &self,
+        ctx: &RequestContext,
+        period: &str,
+        period_end: &str,
+    ) -> Result<ExportRecord, MrvError> {
+        let window = ExportWindow::parse(period, period_end)?;
+        mrv::create_export(
+            self.services.database(),
+            self.services.signer(),
+            self.services.metrics(),
+            window,
+            Some(ctx.correlation_id.to_string()),
+        )
+        .await
+    }
+
+    /// The metadata of one export.
+    pub async fn export(&self, export_id: &str) -> Result<ExportRecord, MrvError> {
+        mrv::get(self.services.database(), export_id).await
+    }
+
+    /// Exports newest first, `limit` at a time (default 50) after the page's `cursor`.
+    pub async fn list(
+        &self,
+        limit: Option<u64>,
+        cursor: Option<&str>,
+    ) -> Result<ExportPage, MrvError> {
+        mrv::list(
+            self.services.database(),
+            limit.unwrap_or(DEFAULT_PAGE_SIZE),
+            cursor,
+        )
+        .await
+    }
+
+    /// Re-hashes the stored chunks and checks both signatures and the methodology binding.
+    pub async fn verify(
+        &self,
+        ctx: &RequestContext,
+        export_id: &str,
+    ) -> Result<ExportVerification, MrvError> {
+        let result = mrv::verify_export(
+            self.services.database(),
+            self.services.signer(),
+            export_id,
+        )
+        .await;
+        self.record(ctx, &result);
+        result
+    }
+
+    /// Verifies an artifact held outside the service against its own payload, the keyrings and
+    /// the registry, without the database copy.
+    pub async fn verify_artifact<B>(
+        &self,
+        ctx: &RequestContext,
+        body: B,
+    ) -> Result<ExportVerification, MrvError>
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        let reading = tokio::task::spawn_blocking(move || mrv::read_artifact_bytes(body.as_ref()))
+            .await
+            .map_err(|e| MrvError::Task(e.to_string()))??;
+        let registry_row = methodology::get(
+            self.services.database(),
+            &reading.header.methodology_version,
+        )
+        .await?;
+        let result = mrv::verify_artifact(&reading, self.services.signer(), registry_row.as_ref());
+        self.record(ctx, &result);
+        result
+    }
+
+    /// The artifact of `export_id`, its payload streamed from the chunks one query at a time
+    /// (the client sets the pace, so no connection is held between chunks).
+    pub async fn artifact(&self, export_id: &str) -> Result<ArtifactDownload, MrvError> {
+        let record = self.export(export_id).await?;
+        let (prefix, suffix) = ArtifactHeader::from_record(&record).frame()?;
+        let length =
+            prefix.len() as u64 + record.payload_size_bytes.unsigned_abs() + suffix.len() as u64;
+        let chunks = chunk_stream(self.services.clone(), record);
+        let bytes = stream::once(async move { Ok(prefix) })
+            .chain(chunks)
+            .chain(stream::once(async move { Ok(suffix) }));
+        Ok(ArtifactDownload {
+            length,
+            bytes: Box::pin(bytes),
+        })
+    }
+
+    /// The CSV of the export's impacts (header row first), parsed from the payload as it
+    /// streams.
+    pub async fn impacts_csv(&self, export_id: &str) -> Result<ByteStream, MrvError> {
+        let record = self.export(export_id).await?;
+        let reader = mrv::payload_reader(self.services.database().clone(), &record);
+        let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(4);
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = mrv::write_csv(reader, &tx) {
+                tracing::error!(export_id = %record.export_id, error = %err, "CSV download aborted");
+                // The consumer may be gone already; then nobody needs the error.
+                let _ = tx.blocking_send(Err(err));
+            }
+        });
+        Ok(Box::pin(stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })))
+    }
+
+    fn record(&self, ctx: &RequestContext, result: &Result<ExportVerification, MrvError>) {
+        mrv::record_outcome(self.services.metrics(), result);
+        if let Err(err) = result
+            && let Some(verification) = err.verification()
+        {
+            tracing::warn!(
+                correlation_id = %ctx.correlation_id,
+                export_id = %verification.export_id,
+                hash_valid = verification.hash_valid,
+                signature_valid = ?verification.signature_valid,
+                asym_signature_valid = verification.asym_signature_valid,
+                methodology_valid = verification.methodology_valid,
+                proof_valid = ?verification.proof_valid,
+                "MRV export verification failed"
+            );
+        }
+    }
+}
+
+/// The stored chunks in order, each fetched when the consumer is ready for it.
+fn chunk_stream(
+    services: Services,
+    record: ExportRecord,
+) -> impl Stream<Item = io::Result<Vec<u8>>> + Send {
+    stream::unfold(0, move |index| {
+        let services = services.clone();
+        let export_id = record.export_id.clone();
+        let chunk_count = record.chunk_count;
+        async move {
+            if index >= chunk_count {
+                return None;
+            }
+            let item = match mrv::chunk(services.database(), &export_id, index).await {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => Err(io::Error::other(format!(
+                    "export {export_id}: chunk {index} is missing"
+                ))),
+                Err(err) => Err(io::Error::other(format!(
+                    "export {export_id}: chunk {index}: {err}"
+                ))),
+            };
+            if let Err(err) = &item {
+                tracing::error!(error = %err, "artifact download aborted");
+            }
+            // After an error the stream ends: the client sees a truncated body, never a
+            // different one.
+            let next = if item.is_ok() { index + 1 } else { chunk_count };
+            Some((item, next))
+        }
+    })
+}
