@@ -27,7 +27,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP API (REST + GraphQL), the jobs and the outbox relay.
+    /// Run the REST API (migrates the database first). Events wait in the outbox table: no
+    /// background job runs yet.
     Serve {
         /// Which part of the service this process runs.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -60,11 +61,11 @@ pub enum Command {
 /// What a `serve` process runs, so operators can split API replicas from workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Role {
-    /// API and workers in one process.
+    /// Everything this process can run: today the REST API.
     All,
-    /// HTTP only.
+    /// The REST API.
     Api,
-    /// Jobs and relays only.
+    /// The background jobs; none exists yet, so this role migrates, logs it and waits.
     Worker,
 }
 
@@ -134,7 +135,9 @@ pub async fn serve(
         tracing::warn!("GREENOS_ENV=dev: development mode, not for production data");
     }
     if role == Role::Worker {
-        tracing::info!("worker role: no HTTP listener");
+        tracing::warn!(
+            "worker role: no background job exists yet (no outbox relay, stream consumer or scheduler); waiting for shutdown"
+        );
         shutdown.await;
         return Ok(());
     }

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use clap::Args;
-use greenos_core::error_code::DomainError;
 use greenos_core::context::RequestContext;
+use greenos_core::error_code::DomainError;
 use greenos_core::mrv::{ExportRecord, MrvError};
 
 use crate::app::AppState;

@@ -126,7 +126,11 @@ async fn route_not_found(request: Request) -> ApiError {
 }
 
 /// Records the request count and latency, labelled by the matched route template (bounded).
-async fn record_metrics(State(services): State<Services>, request: Request, next: Next) -> Response {
+async fn record_metrics(
+    State(services): State<Services>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

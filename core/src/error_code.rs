@@ -158,7 +158,9 @@ mod tests {
 
     #[test]
     fn internal_errors_are_logged_with_their_chain_and_answered_generically() {
-        let err = Hidden(std::io::Error::other("relation \"esg_impact_ledger\" does not exist"));
+        let err = Hidden(std::io::Error::other(
+            "relation \"esg_impact_ledger\" does not exist",
+        ));
         assert!(error_chain(&err).contains("esg_impact_ledger"));
         let public = PublicError::from(err);
         assert_eq!(public.code, ErrorCode::Internal);

@@ -1,11 +1,11 @@
 //! GreenOS domain logic shared by REST, GraphQL and jobs.
 
+/// Bearer-token authentication against SHA-256 digests, and exact scopes.
+pub mod auth;
 /// Who calls a use case and for which request: the bounded correlation id and the caller.
 pub mod context;
 /// The write-transaction helper and the unique-violation classifier every store shares.
 pub mod db;
-/// Bearer-token authentication against SHA-256 digests, and exact scopes.
-pub mod auth;
 /// The registry of `GREENOS_*` error codes and the HTTP status each maps to.
 pub mod error_code;
 /// The signed, append-only impact ledger: trip parsing, computation, storage, verification.
@@ -18,9 +18,9 @@ pub mod metrics;
 pub mod mrv;
 /// The transactional outbox: versioned event envelopes written with the change that caused them.
 pub mod outbox;
-/// The one service layer: every use case, reached from one cheap-to-clone `Services` value.
-pub mod services;
 /// Canonical JSON, exact decimals and timestamps, hashes, keyrings and signatures (SPEC §5, §6).
 pub mod proof;
 /// Where the critical secrets come from (env, Vault KV v2, KMS) and whether they are fit for use.
 pub mod secrets;
+/// The one service layer: every use case, reached from one cheap-to-clone `Services` value.
+pub mod services;

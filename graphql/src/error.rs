@@ -33,7 +33,9 @@ mod tests {
 
     #[test]
     fn internal_errors_never_show_their_text() {
-        let err = coded(IngestError::Task("worker 3 lost /var/lib/greenos".to_owned()));
+        let err = coded(IngestError::Task(
+            "worker 3 lost /var/lib/greenos".to_owned(),
+        ));
         assert_eq!(err.message, INTERNAL_MESSAGE);
         assert_eq!(
             extension(&err, "code"),

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use greenos_core::methodology::{
-    DraftFactors, MethodologyDraft, MethodologyError, ValidatedDraft,
-};
+use greenos_core::methodology::{DraftFactors, MethodologyDraft, MethodologyError, ValidatedDraft};
 
 use super::{ConfigError, Vars};
 
@@ -122,10 +120,16 @@ mod tests {
     fn references_take_a_json_array_or_a_list() {
         let vars = Vars::from_pairs([(REFERENCES, r#"["a; b", "c"]"#)]);
         let config = Config::from_vars(&vars).expect("valid");
-        assert_eq!(config.methodology.hash_input().factor_references, ["a; b", "c"]);
+        assert_eq!(
+            config.methodology.hash_input().factor_references,
+            ["a; b", "c"]
+        );
         let vars = Vars::from_pairs([(REFERENCES, " a ; b ;")]);
         let config = Config::from_vars(&vars).expect("valid");
-        assert_eq!(config.methodology.hash_input().factor_references, ["a", "b"]);
+        assert_eq!(
+            config.methodology.hash_input().factor_references,
+            ["a", "b"]
+        );
     }
 
     #[test]

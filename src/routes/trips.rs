@@ -44,7 +44,9 @@ pub async fn ingest(
     if reply.single {
         return match outcome.items.first().and_then(Appended::impact) {
             Some(impact) => Ok((status, Json(impact)).into_response()),
-            None => Err(IngestError::Task("no impact answered for a single trip".to_owned()).into()),
+            None => {
+                Err(IngestError::Task("no impact answered for a single trip".to_owned()).into())
+            }
         };
     }
     let response = BatchResponse {

@@ -34,7 +34,7 @@ pub struct Impact {
 
 impl NewImpact {
     /// The impact once the ledger gave it `ledger_seq`.
-    pub fn into_impact(self, ledger_seq: i64) -> Impact {
+    pub(crate) fn into_impact(self, ledger_seq: i64) -> Impact {
         Impact {
             event: self.event,
             event_hash: self.event_hash.as_str().to_owned(),
@@ -47,7 +47,7 @@ impl NewImpact {
     }
 
     /// The ledger row; `ledger_seq` is left to the database unless given.
-    pub fn to_row(
+    pub(crate) fn to_row(
         &self,
         ledger_seq: Option<i64>,
     ) -> Result<esg_impact_ledger::ActiveModel, DecimalError> {
@@ -84,7 +84,7 @@ impl NewImpact {
 impl Impact {
     /// Reads a ledger row as stored; a value altered behind the service's back is kept as it
     /// is, for verification to notice.
-    pub fn from_row(row: esg_impact_ledger::Model) -> Impact {
+    pub(crate) fn from_row(row: esg_impact_ledger::Model) -> Impact {
         Impact {
             event: EventHashInput {
                 trip_id: row.trip_id,

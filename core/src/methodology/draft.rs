@@ -70,7 +70,11 @@ impl MethodologyDraft {
                     "thermal_factor_local",
                     &factors.thermal_factor_local,
                 )?,
-                ev_factor_local: parse_factor(country, "ev_factor_local", &factors.ev_factor_local)?,
+                ev_factor_local: parse_factor(
+                    country,
+                    "ev_factor_local",
+                    &factors.ev_factor_local,
+                )?,
             })
         })?;
         input.geographic_scope.sort_unstable();

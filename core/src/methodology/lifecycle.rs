@@ -15,8 +15,7 @@ use serde_json::{Value, json};
 
 use crate::methodology::store::{self, encode, from_row, to_row};
 use crate::methodology::{
-    Methodology, MethodologyDraft, MethodologyError, MethodologyStatus,
-    ValidatedDraft,
+    Methodology, MethodologyDraft, MethodologyError, MethodologyStatus, ValidatedDraft,
 };
 use crate::proof::UtcMicros;
 

@@ -24,8 +24,8 @@ use crate::proof::{CountryFactors, MethodologyHashInput, Sha256Hex, UtcMicros, m
 
 pub use draft::{DraftFactors, MethodologyDraft, ValidatedDraft};
 pub use error::MethodologyError;
-pub use lifecycle::{activate, bootstrap_if_empty, create};
-pub use store::{active, get, list};
+pub(crate) use lifecycle::{activate, bootstrap_if_empty, create};
+pub(crate) use store::{active, get, list};
 
 /// Where a methodology version is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,7 +117,7 @@ impl Methodology {
 
 /// Sets `greenos_mrv_methodology_version_active{methodology_version}` to 1 for the ACTIVE
 /// version and 0 for every other one, and answers the ACTIVE version.
-pub async fn refresh_active_gauge<C: ConnectionTrait>(
+pub(crate) async fn refresh_active_gauge<C: ConnectionTrait>(
     db: &C,
     metrics: &Metrics,
 ) -> Result<Option<Methodology>, MethodologyError> {

@@ -6,4 +6,5 @@ mod envelope;
 mod store;
 
 pub use envelope::{AUDIT_GENERATED_V1, ESG_CALCULATED_V1, Envelope};
-pub use store::{OutboxStatus, insert_rows, pending_row};
+pub use store::OutboxStatus;
+pub(crate) use store::{insert_rows, pending_row};

@@ -30,7 +30,7 @@ impl OutboxStatus {
 }
 
 /// The `PENDING` row of `envelope`: zero attempts, due at `now`.
-pub fn pending_row(
+pub(crate) fn pending_row(
     envelope: &Envelope,
     now: UtcMicros,
 ) -> Result<esg_outbox_events::ActiveModel, CanonicalError> {
@@ -53,7 +53,7 @@ pub fn pending_row(
 
 /// Inserts rows with multi-row `INSERT`s sized under SQLite's bind-parameter limit; call it on
 /// the transaction that writes the change the events describe.
-pub async fn insert_rows<C: ConnectionTrait>(
+pub(crate) async fn insert_rows<C: ConnectionTrait>(
     db: &C,
     rows: Vec<esg_outbox_events::ActiveModel>,
 ) -> Result<(), DbErr> {

@@ -22,6 +22,10 @@ const COMPUTED_AHEAD: usize = 2;
 
 /// The fate of one trip of a bulk batch, in input order.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one item per trip, consumed at once: boxing would add an allocation per trip"
+)]
 pub enum BulkItem {
     /// Written, already recorded, or (with `SkipConflicting`) a skipped conflict.
     Appended(Appended),

@@ -64,7 +64,12 @@ impl<'a> LedgerService<'a> {
             let impacts =
                 ledger::compute_all(trips, Arc::new(context), Arc::clone(self.services.signer()))
                     .await?;
-            ledger::append(self.services.database(), &impacts, ConflictPolicy::RejectAll).await
+            ledger::append(
+                self.services.database(),
+                &impacts,
+                ConflictPolicy::RejectAll,
+            )
+            .await
         }
         .await;
         match &result {
@@ -124,9 +129,8 @@ impl<'a> LedgerService<'a> {
             model_version,
         )
         .await;
-        if let Err(
-            err @ (ImpactError::Tampered { .. } | ImpactError::InvalidSignature { .. }),
-        ) = &result
+        if let Err(err @ (ImpactError::Tampered { .. } | ImpactError::InvalidSignature { .. })) =
+            &result
         {
             self.services
                 .metrics()

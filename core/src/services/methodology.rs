@@ -2,9 +2,7 @@
 //! `greenos_mrv_methodology_version_active` and is logged.
 
 use crate::context::RequestContext;
-use crate::methodology::{
-    self, Methodology, MethodologyDraft, MethodologyError, ValidatedDraft,
-};
+use crate::methodology::{self, Methodology, MethodologyDraft, MethodologyError, ValidatedDraft};
 use crate::services::Services;
 
 /// The registry's use cases.

@@ -79,12 +79,8 @@ impl<'a> MrvService<'a> {
         ctx: &RequestContext,
         export_id: &str,
     ) -> Result<ExportVerification, MrvError> {
-        let result = mrv::verify_export(
-            self.services.database(),
-            self.services.signer(),
-            export_id,
-        )
-        .await;
+        let result =
+            mrv::verify_export(self.services.database(), self.services.signer(), export_id).await;
         self.record(ctx, &result);
         result
     }

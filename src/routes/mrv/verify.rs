@@ -46,5 +46,7 @@ pub async fn artifact(
                 ApiError::new(ErrorCode::InvalidRequest, rejection.body_text())
             }
         })?;
-    Ok(Json(state.services.mrv().verify_artifact(&ctx, body).await?))
+    Ok(Json(
+        state.services.mrv().verify_artifact(&ctx, body).await?,
+    ))
 }

@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use greenos_entity::esg_impact_ledger::{Column, Entity};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::ledger::compute::NewImpact;
 use crate::ledger::impact::Impact;

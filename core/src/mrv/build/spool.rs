@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::Receiver;
 
 use crate::ledger::Impact;
+use crate::mrv::build::impact_json::write_impact;
+use crate::mrv::build::payload::Totals;
 use crate::mrv::error::MrvError;
-use crate::mrv::impact_json::write_impact;
-use crate::mrv::payload::Totals;
 use crate::proof::{Decimal6, Sha256Hex};
 
 /// Write buffer in front of the hasher and the file.

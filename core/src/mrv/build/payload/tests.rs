@@ -1,9 +1,9 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::mrv::artifact::ArtifactHeader;
-use crate::mrv::canon::read_artifact_bytes;
 use crate::mrv::period::{ExportWindow, Period};
+use crate::mrv::read::artifact::ArtifactHeader;
+use crate::mrv::verify::reading::read_artifact_bytes;
 use crate::proof::{UtcMicros, proof_hash, sha256_hex};
 
 fn impact(trip_id: &str, country: &str, distance: &str, co2: &str) -> Value {
@@ -110,7 +110,7 @@ fn the_streamed_payload_is_canonical_json_in_key_order() {
         .as_object()
         .map(|m| m.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(keys, crate::mrv::audit::PAYLOAD_MEMBERS);
+    assert_eq!(keys, crate::mrv::verify::consistency::PAYLOAD_MEMBERS);
     let proof = &value["non_double_counting_proof"];
     assert_eq!(
         proof_hash(proof).expect("hash").as_str(),

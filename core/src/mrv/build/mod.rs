@@ -2,6 +2,12 @@
 //! payload streamed through SHA-256 into a spool file, the hash signed twice, then one short
 //! write transaction. Memory holds a few batches of impacts, whatever the window's size.
 
+pub(crate) mod impact_json;
+pub(crate) mod payload;
+pub(crate) mod select;
+pub(crate) mod spool;
+pub(crate) mod store;
+
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -14,14 +20,14 @@ use tokio::sync::mpsc;
 use crate::ledger::Impact;
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
+use crate::mrv::build::payload::{MethodologyBinding, PayloadParts, SCHEMA_VERSION};
+use crate::mrv::build::select::WindowSummary;
+use crate::mrv::build::spool::{Spool, write_payload};
+use crate::mrv::build::store::chunk_count;
 use crate::mrv::error::MrvError;
-use crate::mrv::payload::{MethodologyBinding, PayloadParts, SCHEMA_VERSION};
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read;
 use crate::mrv::record::ExportRecord;
-use crate::mrv::select::{self, WindowSummary};
-use crate::mrv::spool::{Spool, write_payload};
-use crate::mrv::store::{self, chunk_count};
 use crate::proof::{Decimal6, Signer, UtcMicros};
 
 /// Impacts handed to the writer thread at a time.

@@ -1,6 +1,10 @@
 //! Reading exports back: one by id, a window's export, pages of the list (newest first, opaque
 //! cursor), and the payload chunk by chunk, so that no reader ever holds a whole payload.
 
+pub(crate) mod artifact;
+pub(crate) mod csv;
+pub(crate) mod walk;
+
 use std::io::{self, Read};
 
 use base64::Engine as _;

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::mrv::artifact::ArtifactHeader;
-use crate::mrv::payload::{
+use crate::mrv::build::payload::{
     Aggregation, DEDUPLICATION_RULE, FactorPair, MethodologyBinding, SCHEMA_VERSION, Totals,
 };
 use crate::mrv::period::ExportWindow;
+use crate::mrv::read::artifact::ArtifactHeader;
 use crate::proof::{Decimal6, proof_hash};
 
 /// The top-level members of a payload, in canonical order.

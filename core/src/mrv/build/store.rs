@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Statement,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    Statement,
 };
 use tokio::io::AsyncReadExt;
 

@@ -8,12 +8,12 @@ use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use crate::methodology;
-use crate::mrv::artifact::ArtifactHeader;
+use crate::mrv::build::payload::MethodologyBinding;
 use crate::mrv::error::MrvError;
-use crate::mrv::payload::MethodologyBinding;
+use crate::mrv::read::artifact::ArtifactHeader;
 use crate::mrv::read::{self, payload_reader};
-use crate::mrv::scan::TopLevelCapture;
 use crate::mrv::verify::ExportVerification;
+use crate::mrv::verify::scan::TopLevelCapture;
 use crate::proof::{Sha256Hex, Signer};
 
 /// The largest `methodology` block read from a payload.

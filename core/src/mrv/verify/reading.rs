@@ -21,9 +21,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use self::value::CanonicalSeed;
-use crate::mrv::artifact::ArtifactHeader;
-use crate::mrv::audit::{PayloadAudit, ProofReport};
 use crate::mrv::error::MrvError;
+use crate::mrv::read::artifact::ArtifactHeader;
+use crate::mrv::verify::consistency::{PayloadAudit, ProofReport};
 use crate::proof::canonical::write_canonical_string;
 use crate::proof::{CanonicalError, Sha256Hex, parse_strict};
 

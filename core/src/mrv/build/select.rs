@@ -10,8 +10,8 @@ use futures::{Stream, StreamExt};
 use greenos_entity::esg_impact_ledger;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, StreamTrait, Value};
 
+use crate::mrv::build::payload::{Aggregation, DuplicateStats, FactorPair, Totals};
 use crate::mrv::error::MrvError;
-use crate::mrv::payload::{Aggregation, DuplicateStats, FactorPair, Totals};
 use crate::mrv::period::ExportWindow;
 
 /// The window's rows kept by the de-duplication: no other row of the same `trip_id` in the

@@ -2,15 +2,20 @@
 //! stored-export route, the artifact route and the offline command run the checks that apply
 //! to what they hold, through these same functions.
 
+pub(crate) mod consistency;
+pub(crate) mod reading;
+pub(crate) mod scan;
+pub(crate) mod stored;
+
 use serde::Serialize;
 
 use crate::methodology::Methodology;
 use crate::metrics::Metrics;
-use crate::mrv::artifact::ArtifactHeader;
-use crate::mrv::audit::ProofReport;
-use crate::mrv::canon::ArtifactReading;
+use crate::mrv::build::payload::MethodologyBinding;
 use crate::mrv::error::MrvError;
-use crate::mrv::payload::MethodologyBinding;
+use crate::mrv::read::artifact::ArtifactHeader;
+use crate::mrv::verify::consistency::ProofReport;
+use crate::mrv::verify::reading::ArtifactReading;
 use crate::proof::{Sha256Hex, Signer, verify_ed25519};
 
 /// Every flag of one export verification, with what was compared.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::mrv::read::PayloadReader;
-use crate::mrv::walk::for_each_impact;
+use crate::mrv::read::walk::for_each_impact;
 
 /// The CSV columns: the hashed fields, the ledger position, the hashes and the signatures.
 pub const CSV_COLUMNS: [&str; 21] = [
@@ -39,7 +39,10 @@ const CSV_PIECE_BYTES: usize = 64 * 1024;
 
 /// Writes the header and one row per impact of `reader` into `tx`, on the calling (blocking)
 /// thread; stops early, with an error, when the consumer is gone.
-pub(crate) fn write_csv(reader: PayloadReader, tx: &mpsc::Sender<io::Result<Vec<u8>>>) -> io::Result<()> {
+pub(crate) fn write_csv(
+    reader: PayloadReader,
+    tx: &mpsc::Sender<io::Result<Vec<u8>>>,
+) -> io::Result<()> {
     let mut csv = csv::Writer::from_writer(ChannelWriter {
         tx: tx.clone(),
         buffer: Vec::with_capacity(CSV_PIECE_BYTES),
