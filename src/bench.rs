@@ -6,6 +6,7 @@
 mod cpu;
 mod export;
 mod measure;
+mod seed;
 
 use std::path::Path;
 

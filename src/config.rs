@@ -12,6 +12,9 @@ use greenos_core::secrets::{ProviderKind, SecretName, VaultSettings};
 use secrecy::SecretString;
 
 mod methodology;
+mod vars;
+
+pub use vars::{VARIABLES, Vars};
 
 /// Where the service runs; production is fail-closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,145 +161,6 @@ pub struct Config {
     pub methodology: ValidatedDraft,
     /// Ingestion.
     pub ingest: IngestConfig,
-}
-
-/// Every variable GreenOS reads, with its default (`None` when unset means "not configured").
-pub const VARIABLES: &[(&str, Option<&str>)] = &[
-    ("GREENOS_ENV", Some("dev")),
-    ("GREENOS_BIND", Some("127.0.0.1:8080")),
-    ("GREENOS_MAX_BODY_BYTES", Some("8388608")),
-    ("GREENOS_VERIFY_MAX_BODY_BYTES", Some("67108864")),
-    ("GREENOS_DATABASE_URL", Some("sqlite://greenos.db?mode=rwc")),
-    ("GREENOS_DATABASE_MAX_CONNECTIONS", Some("10")),
-    ("GREENOS_REDIS_URL", Some("redis://127.0.0.1:6379")),
-    ("GREENOS_LOG", Some("info")),
-    ("GREENOS_LOG_FORMAT", Some("text")),
-    ("GREENOS_DATA_DIR", Some(".greenos")),
-    ("GREENOS_SECRET_PROVIDER", Some("env")),
-    ("GREENOS_SIGNING_ACTIVE_KEY_VERSION", None),
-    ("GREENOS_SIGNING_KEYS_JSON", None),
-    ("GREENOS_ED25519_ACTIVE_KEY_VERSION", None),
-    ("GREENOS_ED25519_KEYS_JSON", None),
-    ("GREENOS_API_TOKENS_JSON", None),
-    ("GREENOS_VAULT_ADDR", None),
-    ("GREENOS_VAULT_TOKEN", None),
-    ("GREENOS_VAULT_MOUNT", Some("secret")),
-    ("GREENOS_VAULT_PATH", Some("greenos")),
-    ("GREENOS_VAULT_TIMEOUT_MS", Some("5000")),
-    ("GREENOS_MODEL_VERSION", Some("co2-v1")),
-    (
-        "GREENOS_MRV_METHODOLOGY_VERSION",
-        Some("greenos-mrv-2026.1"),
-    ),
-    (
-        "GREENOS_MRV_BASELINE_REFERENCE",
-        Some("distance_km * thermal_factor_local baseline"),
-    ),
-    (
-        "GREENOS_MRV_FACTOR_REFERENCES",
-        Some(methodology::DEFAULT_FACTOR_REFERENCES),
-    ),
-    ("GREENOS_MRV_GEOGRAPHIC_SCOPE", Some("CI,KE,SN")),
-    (
-        "GREENOS_COUNTRY_FACTORS_JSON",
-        Some(methodology::DEFAULT_COUNTRY_FACTORS_JSON),
-    ),
-    (
-        "GREENOS_MRV_FORMULA",
-        Some("co2_avoided_kg = distance_km * thermal_factor_local - distance_km * ev_factor_local"),
-    ),
-    ("GREENOS_MRV_ROUNDING", Some("half_even_6dp")),
-];
-
-/// The raw `GREENOS_*` values, from the process environment or from a test's map.
-#[derive(Clone, Debug, Default)]
-pub struct Vars(BTreeMap<String, String>);
-
-impl Vars {
-    /// Reads every `GREENOS_*` variable of the process environment (the only place that does).
-    pub fn from_process_env() -> Self {
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "config is the one module that reads the environment"
-        )]
-        let vars = std::env::vars();
-        Self(vars.filter(|(k, _)| k.starts_with("GREENOS_")).collect())
-    }
-
-    /// Builds from explicit pairs (tests, embedding).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-
-    /// Sets one variable, replacing any earlier value.
-    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        self.0.insert(key.into(), value.into());
-        self
-    }
-
-    /// Variables that start with `GREENOS_` but that GreenOS does not know (probably typos).
-    pub fn unknown(&self) -> Vec<&str> {
-        self.0
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !VARIABLES.iter().any(|(name, _)| name == k))
-            .collect()
-    }
-
-    fn raw(&self, var: &'static str) -> Option<&str> {
-        self.0
-            .get(var)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| default_of(var))
-    }
-
-    fn string(&self, var: &'static str) -> String {
-        self.raw(var).unwrap_or_default().to_owned()
-    }
-
-    fn optional(&self, var: &'static str) -> Option<String> {
-        self.raw(var).map(str::to_owned)
-    }
-
-    fn secret(&self, var: &'static str) -> Option<SecretString> {
-        self.raw(var).map(|v| SecretString::from(v.to_owned()))
-    }
-
-    fn parse<T: FromStr>(&self, var: &'static str, expected: &str) -> Result<T, ConfigError> {
-        let raw = self.string(var);
-        raw.parse().map_err(|_| ConfigError {
-            var,
-            expected: expected.to_owned(),
-            got: Some(raw),
-        })
-    }
-
-    fn parse_with<T>(&self, var: &'static str) -> Result<T, ConfigError>
-    where
-        T: FromStr<Err = String>,
-    {
-        let raw = self.string(var);
-        raw.parse().map_err(|expected| ConfigError {
-            var,
-            expected,
-            got: Some(raw),
-        })
-    }
-}
-
-fn default_of(var: &str) -> Option<&'static str> {
-    VARIABLES
-        .iter()
-        .find(|(name, _)| *name == var)
-        .and_then(|(_, default)| *default)
 }
 
 impl Config {

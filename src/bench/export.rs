@@ -16,14 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use greenos_core::context::RequestContext;
-use greenos_core::ledger::{self, parse_json_trip};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::app::AppState;
+use crate::bench::seed::{seed, template};
 use crate::bench::{BenchBackend, BenchDatabase};
 use crate::config::{Config, Vars};
 use crate::router;
@@ -159,120 +157,6 @@ async fn measure(
     let _ = server.await;
     state.services.database().clone().close().await.ok();
     result.map(|()| report)
-}
-
-/// The hashes and signatures of one real impact, replicated by [`seed`].
-struct Template {
-    methodology_version: String,
-    columns: [String; 8],
-}
-
-async fn template(state: &AppState) -> anyhow::Result<Template> {
-    let trip = br#"{"trip_id":"bench-template","user_id":"u-bench-000001","vehicle_id":"ev-bench-0001","country_code":"CI","geo_hash":"s0t5qd","event_timestamp":"2020-01-01T00:00:00Z","distance_km":12.5}"#;
-    let trip = parse_json_trip(trip).map_err(|e| anyhow::anyhow!("template trip: {e:?}"))?;
-    let outcome = state
-        .services
-        .ledger()
-        .ingest(&RequestContext::system("bench"), vec![trip])
-        .await?;
-    let impact = outcome
-        .items
-        .first()
-        .and_then(ledger::Appended::impact)
-        .context("the template impact was not written")?;
-    let s = &impact.signatures;
-    let active = state.services.methodology().current().await?;
-    Ok(Template {
-        methodology_version: active.content.methodology_version,
-        columns: [
-            impact.event_hash.clone(),
-            impact.checksum.clone(),
-            s.signature.clone(),
-            s.signature_algorithm.clone(),
-            s.key_version.clone(),
-            s.asym_signature.clone(),
-            s.asym_algorithm.clone(),
-            s.asym_key_version.clone(),
-        ],
-    })
-}
-
-/// Inserts `impacts` rows in quarter `quarter` of 2026, one per second from its first day, and
-/// the same trips again under `co2-v2` for `duplicate_percent` of them.
-async fn seed(
-    db: &DatabaseConnection,
-    template: &Template,
-    quarter: usize,
-    impacts: u64,
-    duplicate_percent: u64,
-) -> anyhow::Result<()> {
-    let start = format!("2026-{:02}-01 00:00:00", 1 + 3 * quarter);
-    let [
-        event_hash,
-        checksum,
-        signature,
-        signature_algorithm,
-        key_version,
-        asym_signature,
-        asym_algorithm,
-        asym_key_version,
-    ] = &template.columns;
-    let version = &template.methodology_version;
-    let postgres = db.get_database_backend() == DbBackend::Postgres;
-    let (series, trip_id, event_timestamp, now) = if postgres {
-        (
-            "generate_series(1::bigint, {count}::bigint) AS s(n)".to_owned(),
-            format!("'q{quarter}-' || lpad(n::text, 8, '0')"),
-            format!("TIMESTAMPTZ '{start}+00' + make_interval(secs => n)"),
-            "now()",
-        )
-    } else {
-        (
-            "seq".to_owned(),
-            format!("'q{quarter}-' || printf('%08d', n)"),
-            format!("strftime('%Y-%m-%dT%H:%M:%S', '{start}', '+' || n || ' seconds') || '+00:00'"),
-            "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
-        )
-    };
-    let insert = |count: u64, model_version: &str, every: u64| {
-        let prefix = if postgres {
-            String::new()
-        } else {
-            format!(
-                "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {count}) "
-            )
-        };
-        format!(
-            "{prefix}INSERT INTO esg_impact_ledger (trip_id, user_id, vehicle_id, country_code, geo_hash, \
-             event_timestamp, distance_km_micro, thermal_factor_local_micro, ev_factor_local_micro, \
-             co2_avoided_kg_micro, model_version, methodology_version, event_hash, checksum, signature, \
-             signature_algorithm, key_version, asym_signature, asym_algorithm, asym_key_version, \
-             correlation_id, created_at) \
-             SELECT {trip_id}, 'u-bench-000001', 'ev-bench-0001', \
-             CASE n % 3 WHEN 0 THEN 'CI' WHEN 1 THEN 'KE' ELSE 'SN' END, 's0t5qd', {event_timestamp}, \
-             (n % 50000 + 1) * 1000, 192000, CASE n % 3 WHEN 0 THEN 48000 WHEN 1 THEN 12000 ELSE 75000 END, \
-             (n % 50000 + 1) * 1000 * (192000 - CASE n % 3 WHEN 0 THEN 48000 WHEN 1 THEN 12000 ELSE 75000 END) / 1000000, \
-             '{model_version}', '{version}', '{event_hash}', '{checksum}', '{signature}', \
-             '{signature_algorithm}', '{key_version}', '{asym_signature}', '{asym_algorithm}', \
-             '{asym_key_version}', NULL, {now} FROM {series} WHERE n % {every} = 0",
-            series = series.replace("{count}", &count.to_string()),
-        )
-    };
-    db.execute_unprepared(&insert(impacts, "co2-v1", 1)).await?;
-    if let Some(every) = 100u64.checked_div(duplicate_percent) {
-        db.execute_unprepared(&insert(impacts, "co2-v2", every))
-            .await?;
-    }
-    // The ledger at rest before the export starts: statistics fresh, the seeding's dirty pages
-    // written out, so that the export is not timed flushing them.
-    if postgres {
-        db.execute_unprepared("ANALYZE esg_impact_ledger").await?;
-        db.execute_unprepared("CHECKPOINT").await?;
-    } else {
-        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await?;
-    }
-    Ok(())
 }
 
 /// Runs `greenos export` as a child process; answers its output and wall time.
