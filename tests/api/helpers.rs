@@ -2,15 +2,20 @@
 
 use std::path::PathBuf;
 use std::sync::Once;
+use std::sync::atomic::AtomicBool;
 
 use greenos::app::AppState;
 use greenos::config::{Config, Vars};
 use greenos::router;
+use greenos_core::services::Services;
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+
+pub mod metrics;
+mod tampering;
 
 /// The PostgreSQL server every test database is created on.
 pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -173,6 +178,11 @@ pub struct TestApp {
     /// The variables the application was started with (to start a second instance on the
     /// same database).
     pub vars: Vars,
+    /// The application's service layer, for driving use cases as a job or a command would.
+    pub services: Services,
+    /// Set once `tamper` dropped the append-only triggers: the database no longer refuses an
+    /// `UPDATE` or a `DELETE` of the ledger, the audit metadata, the exports or the methodology.
+    append_only_triggers_dropped: AtomicBool,
     shutdown: Option<oneshot::Sender<()>>,
     /// Kept last so the database outlives every connection above.
     _test_db: TestDb,
@@ -192,6 +202,7 @@ impl TestApp {
         configure(&mut vars);
         let config = Config::from_vars(&vars).expect("test configuration is valid");
         let state = AppState::build(config).await.expect("application builds");
+        let services = state.services.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
@@ -213,6 +224,8 @@ impl TestApp {
             client: reqwest::Client::new(),
             db,
             vars,
+            services,
+            append_only_triggers_dropped: AtomicBool::new(false),
             shutdown: Some(tx),
             _test_db: test_db,
         })
@@ -273,7 +286,7 @@ impl TestApp {
     pub async fn count_rows(&self, table: &str) -> i64 {
         let row = self
             .db
-            .query_one_raw(sea_orm::Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 self.db.get_database_backend(),
                 format!("SELECT COUNT(*) AS n FROM {table}"),
             ))

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, VerifyingKey};
-use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{Backend, TestApp, trip_json};
@@ -42,22 +41,6 @@ async fn ingest(app: &TestApp, trip_id: &str) -> serde_json::Value {
         .await;
     assert_eq!(status, 201, "{impact}");
     impact
-}
-
-/// Drops the append-only trigger(s) of the ledger, as someone with raw database access could.
-async fn drop_append_only_triggers(app: &TestApp, backend: Backend) {
-    let statements: &[&str] = match backend {
-        Backend::Sqlite => &[
-            "DROP TRIGGER IF EXISTS esg_impact_ledger_no_update",
-            "DROP TRIGGER IF EXISTS esg_impact_ledger_no_delete",
-        ],
-        Backend::Postgres => {
-            &["DROP TRIGGER IF EXISTS esg_impact_ledger_append_only ON esg_impact_ledger"]
-        }
-    };
-    for sql in statements {
-        app.db.execute_unprepared(sql).await.expect("drop trigger");
-    }
 }
 
 async fn an_impact_is_read_back_with_every_field(backend: Backend) {
@@ -144,23 +127,28 @@ async fn a_tampered_row_is_detected(backend: Backend) {
         return;
     };
     ingest(&app, "trip-t").await;
-    drop_append_only_triggers(&app, backend).await;
-    app.db
-        .execute_unprepared(
-            "UPDATE esg_impact_ledger SET distance_km_micro = 125000000 WHERE trip_id = 'trip-t'",
-        )
-        .await
-        .expect("tamper");
+    app.tamper(
+        "UPDATE esg_impact_ledger SET distance_km_micro = 125000000 WHERE trip_id = 'trip-t'",
+    )
+    .await;
     let (status, answer) = app.get_json("/api/v2/esg/verify/trip-t").await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["code"], "GREENOS_PAYLOAD_TAMPERED");
     let details = &answer["error"]["details"];
     assert_eq!(details["hash_valid"], false, "{answer}");
     assert_eq!(details["verified"], false);
-    let (_, metrics) = app.get_text("/metrics").await;
-    assert!(
-        metrics.contains("greenos_mrv_verification_failures_total 1"),
+    let metrics = app.metrics().await;
+    let failures = "greenos_mrv_verification_failures_total";
+    assert_eq!(metrics.type_of(failures), Some("counter"), "{metrics}");
+    assert_eq!(
+        metrics.value(failures, &[("kind", "trip")]),
+        Some(1.0),
         "{metrics}"
+    );
+    assert_eq!(
+        metrics.value(failures, &[("kind", "mrv")]).unwrap_or(0.0),
+        0.0,
+        "a trip verification is not an export verification: {metrics}"
     );
 }
 
@@ -170,14 +158,11 @@ async fn a_replaced_signature_is_detected(backend: Backend) {
     };
     ingest(&app, "trip-s").await;
     let other = ingest(&app, "trip-o").await;
-    drop_append_only_triggers(&app, backend).await;
     let forged = other["asym_signature"].as_str().expect("signature");
-    app.db
-        .execute_unprepared(&format!(
-            "UPDATE esg_impact_ledger SET asym_signature = '{forged}' WHERE trip_id = 'trip-s'"
-        ))
-        .await
-        .expect("replace the signature");
+    app.tamper(&format!(
+        "UPDATE esg_impact_ledger SET asym_signature = '{forged}' WHERE trip_id = 'trip-s'"
+    ))
+    .await;
     let (status, answer) = app.get_json("/api/v2/esg/verify/trip-s").await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["code"], "GREENOS_INVALID_SIGNATURE");
@@ -186,13 +171,11 @@ async fn a_replaced_signature_is_detected(backend: Backend) {
     assert_eq!(details["signature_valid"], true);
     assert_eq!(details["asym_signature_valid"], false);
 
-    app.db
-        .execute_unprepared(&format!(
-            "UPDATE esg_impact_ledger SET signature = '{}' WHERE trip_id = 'trip-o'",
-            "0".repeat(64)
-        ))
-        .await
-        .expect("replace the HMAC");
+    app.tamper(&format!(
+        "UPDATE esg_impact_ledger SET signature = '{}' WHERE trip_id = 'trip-o'",
+        "0".repeat(64)
+    ))
+    .await;
     let (status, answer) = app.get_json("/api/v2/esg/verify/trip-o").await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["code"], "GREENOS_INVALID_SIGNATURE");

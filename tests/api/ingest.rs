@@ -64,14 +64,23 @@ async fn one_trip_is_computed_signed_and_stored_with_its_event(backend: Backend)
     );
     assert_eq!(app.count_rows("esg_impact_ledger").await, 1);
     assert_eq!(app.count_rows("esg_outbox_events").await, 1);
-    let (status, metrics) = app.get_text("/metrics").await;
-    assert_eq!(status, 200);
-    assert!(
-        metrics.contains("greenos_ingest_trips_total{result=\"accepted\"} 1"),
+    let metrics = app.metrics().await;
+    let trips = "greenos_ingest_trips_total";
+    assert_eq!(
+        metrics.value(trips, &[("result", "accepted")]),
+        Some(1.0),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("greenos_ingest_batches_total 1"),
+    for result in ["duplicate", "rejected"] {
+        assert_eq!(
+            metrics.value(trips, &[("result", result)]),
+            Some(0.0),
+            "{metrics}"
+        );
+    }
+    assert_eq!(
+        metrics.value("greenos_ingest_batches_total", &[]),
+        Some(1.0),
         "{metrics}"
     );
 }

@@ -1,6 +1,7 @@
 //! GreenOS integration tests: the real application, on a fresh SQLite file and a fresh
 //! PostgreSQL database per test, seen as a user sees it.
 
+mod correlation;
 mod credentials;
 mod helpers;
 
@@ -9,11 +10,11 @@ mod impact;
 mod ingest;
 mod ingest_file;
 mod methodology;
-mod mrv_export;
-mod mrv_verify;
+mod mrv;
 mod production;
 mod schema;
 mod security;
+mod services;
 mod startup;
 mod vault;
 mod vectors;

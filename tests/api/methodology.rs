@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde_json::{Map, Value, json};
 
 use crate::credentials::{TOKEN_ADMIN, TOKEN_READ, secure};
+use crate::helpers::metrics::Exposition;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
@@ -264,19 +265,19 @@ async fn metrics_report_the_active_version(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let gauge = |version: &str, value: u8| {
-        format!(
-            "greenos_mrv_methodology_version_active{{methodology_version=\"{version}\"}} {value}"
-        )
+    let active = "greenos_mrv_methodology_version_active";
+    let gauge = |metrics: &Exposition, version: &str| {
+        metrics.value(active, &[("methodology_version", version)])
     };
-    let (_, text) = app.get_text("/metrics").await;
-    assert!(text.contains(&gauge(BOOTSTRAP_VERSION, 1)), "{text}");
+    let metrics = app.metrics().await;
+    assert_eq!(metrics.type_of(active), Some("gauge"), "{metrics}");
+    assert_eq!(gauge(&metrics, BOOTSTRAP_VERSION), Some(1.0), "{metrics}");
     create(&app, "mrv-2027.1").await;
     let (status, _) = activate(&app, "mrv-2027.1").await;
     assert_eq!(status, 200);
-    let (_, text) = app.get_text("/metrics").await;
-    assert!(text.contains(&gauge(BOOTSTRAP_VERSION, 0)), "{text}");
-    assert!(text.contains(&gauge("mrv-2027.1", 1)), "{text}");
+    let metrics = app.metrics().await;
+    assert_eq!(gauge(&metrics, BOOTSTRAP_VERSION), Some(0.0), "{metrics}");
+    assert_eq!(gauge(&metrics, "mrv-2027.1"), Some(1.0), "{metrics}");
 }
 
 /// Reads need `read`; creating and activating need `admin`.
