@@ -99,6 +99,8 @@ pub async fn create_export(
     metrics.mrv_exports_total.inc();
     tracing::info!(
         export_id = %record.export_id,
+        correlation_id = record.correlation_id.as_deref().unwrap_or_default(),
+        duration_ms = stored.as_millis(),
         period = %record.period,
         period_end = %record.period_end,
         impacts_count = record.impacts_count,
