@@ -61,6 +61,7 @@ impl AppState {
             metrics,
             ServiceSettings {
                 model_version: config.ingest.model_version.clone(),
+                max_future_skew: config.ingest.max_future_skew,
             },
         );
         services

@@ -14,11 +14,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use crate::app::AppState;
 use crate::config::{Config, Vars};
-use crate::router;
+use crate::server::Background;
 
 /// `greenos bench ...`.
 #[derive(Clone, Debug, Args)]
@@ -104,18 +103,9 @@ async fn run_ingest(mut vars: Vars, args: &BenchIngestArgs) -> anyhow::Result<()
         let state = AppState::build(config).await?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let app = router::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let server = Background::spawn(listener, state.clone());
         let report = measure::ingest(&state, &address, args, scratch.path()).await;
-        let _ = stop.send(());
-        let _ = server.await;
+        server.stop().await;
         state.services.database().clone().close().await.ok();
         report
     }

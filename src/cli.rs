@@ -13,7 +13,7 @@ use crate::config::{Config, Environment, Vars};
 use crate::export::{self, ExportArgs};
 use crate::ingest::{self, IngestArgs};
 use crate::verify::{self, VerifyArgs};
-use crate::{db, keygen, router, telemetry};
+use crate::{db, keygen, server, telemetry};
 
 /// GreenOS: verifiable avoided-CO2 impacts and MRV exports.
 #[derive(Debug, Parser)]
@@ -145,8 +145,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {bind} (GREENOS_BIND)"))?;
     tracing::info!(address = %bind, backend = backend_name(state.services.database().get_database_backend()), "GreenOS listening");
-    axum::serve(listener, router::router(state))
-        .with_graceful_shutdown(shutdown)
+    server::serve_app(listener, state, shutdown)
         .await
         .context("HTTP server failed")?;
     tracing::info!("GreenOS stopped");

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use greenos_core::methodology::ValidatedDraft;
 use greenos_core::secrets::{ProviderKind, SecretName, VaultSettings};
@@ -94,6 +95,10 @@ pub struct HttpConfig {
     /// `GREENOS_VERIFY_MAX_BODY_BYTES`: the largest artifact `POST /api/v2/esg/mrv/verify`
     /// accepts (larger ones are for the offline `greenos verify`).
     pub verify_max_body_bytes: usize,
+    /// `GREENOS_HTTP_HEADER_TIMEOUT_S`: how long a client has to send a request head.
+    pub header_timeout: Duration,
+    /// `GREENOS_HTTP_BODY_TIMEOUT_S`: how long a client has to send a request body.
+    pub body_timeout: Duration,
 }
 
 /// Database settings.
@@ -103,6 +108,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// `GREENOS_DATABASE_MAX_CONNECTIONS`.
     pub max_connections: u32,
+    /// `GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a working connection
+    /// before it is answered `503 GREENOS_UNAVAILABLE`.
+    pub acquire_timeout: Duration,
 }
 
 /// Redis settings.
@@ -137,6 +145,8 @@ pub struct SecretsConfig {
 pub struct IngestConfig {
     /// `GREENOS_MODEL_VERSION`: the calculation model recorded on every new impact.
     pub model_version: String,
+    /// `GREENOS_MAX_FUTURE_SKEW_S`: how far past now an `event_timestamp` may lie (clock skew).
+    pub max_future_skew: Duration,
 }
 
 /// The whole configuration.
@@ -204,6 +214,8 @@ impl Config {
             environment: vars.parse_with("GREENOS_ENV")?,
             http: HttpConfig {
                 bind: vars.parse("GREENOS_BIND", "a socket address such as 127.0.0.1:8080")?,
+                header_timeout: seconds(vars, "GREENOS_HTTP_HEADER_TIMEOUT_S")?,
+                body_timeout: seconds(vars, "GREENOS_HTTP_BODY_TIMEOUT_S")?,
                 max_body_bytes,
                 verify_max_body_bytes: vars.parse(
                     "GREENOS_VERIFY_MAX_BODY_BYTES",
@@ -216,6 +228,10 @@ impl Config {
                     "GREENOS_DATABASE_MAX_CONNECTIONS",
                     "a whole number of connections",
                 )?,
+                acquire_timeout: Duration::from_millis(vars.parse(
+                    "GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS",
+                    "a whole number of milliseconds, e.g. 3000",
+                )?),
             },
             redis: RedisConfig { url: redis_url },
             log: LogConfig {
@@ -226,6 +242,21 @@ impl Config {
             data_dir: PathBuf::from(vars.string("GREENOS_DATA_DIR")),
             methodology: methodology::methodology_settings(vars)?,
             ingest: ingest_config(vars)?,
+        })
+    }
+}
+
+/// A timeout of 1 to 3600 whole seconds.
+fn seconds(vars: &Vars, var: &'static str) -> Result<Duration, ConfigError> {
+    let expected = "a whole number of seconds from 1 to 3600";
+    let value: u64 = vars.parse(var, expected)?;
+    if (1..=3600).contains(&value) {
+        Ok(Duration::from_secs(value))
+    } else {
+        Err(ConfigError {
+            var,
+            expected: expected.to_owned(),
+            got: Some(value.to_string()),
         })
     }
 }
@@ -243,7 +274,21 @@ fn ingest_config(vars: &Vars) -> Result<IngestConfig, ConfigError> {
             got: Some(model_version),
         });
     }
-    Ok(IngestConfig { model_version })
+    let max_future_skew_s: u64 = vars.parse(
+        "GREENOS_MAX_FUTURE_SKEW_S",
+        "a whole number of seconds (0 to 86400), e.g. 300",
+    )?;
+    if max_future_skew_s > 86_400 {
+        return Err(ConfigError {
+            var: "GREENOS_MAX_FUTURE_SKEW_S",
+            expected: "a whole number of seconds (0 to 86400), e.g. 300".to_owned(),
+            got: Some(max_future_skew_s.to_string()),
+        });
+    }
+    Ok(IngestConfig {
+        model_version,
+        max_future_skew: Duration::from_secs(max_future_skew_s),
+    })
 }
 
 fn secrets_config(vars: &Vars) -> Result<SecretsConfig, ConfigError> {

@@ -2,7 +2,7 @@
 //! rendering of `greenos_core::error_code::PublicError`, the one mapping of every error.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use greenos_core::error_code::{DomainError, ErrorCode, PublicError};
 use serde_json::{Value, json};
@@ -49,6 +49,9 @@ impl<E: DomainError + 'static> From<E> for ApiError {
     }
 }
 
+/// How long a client is asked to wait before retrying a `503`.
+const RETRY_AFTER_S: &str = "2";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -57,7 +60,13 @@ impl IntoResponse for ApiError {
             message,
             details,
         } = self.0;
-        (status, Json(envelope(code, &message, &details))).into_response()
+        let mut response = (status, Json(envelope(code, &message, &details))).into_response();
+        if code == ErrorCode::Unavailable {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+        }
+        response
     }
 }
 
@@ -71,7 +80,7 @@ pub fn code_for_status(status: StatusCode) -> ErrorCode {
         StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
         StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
         StatusCode::FORBIDDEN => ErrorCode::Forbidden,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
         s if s.is_client_error() => ErrorCode::InvalidRequest,
         _ => ErrorCode::Internal,
     }

@@ -53,6 +53,12 @@ where
 /// Parses `bytes` as one JSON document of shape `T`, with the refusals of [`StrictJson`].
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match parse_strict(bytes) {
+        Ok(value) if holds_nul(&value) => {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                "A string of the body holds a NUL character (\\u0000), which no GreenOS text may contain.",
+            ));
+        }
         Ok(_) => {}
         Err(CanonicalError::DuplicateKey(key)) => {
             return Err(ApiError::new(
@@ -70,6 +76,19 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| shape_error(&err, ""))
+}
+
+/// Whether a string or key anywhere in `value` holds a NUL character: text PostgreSQL cannot
+/// store and that C-based tools cut short.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(key, member)| key.contains('\0') || holds_nul(member)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// Deserialises a member of an already parsed body into `T`, with the refusals of
@@ -186,7 +205,16 @@ fn field_of(path: &str, reason: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use serde_json::json;
+
+    use super::{field_of, holds_nul};
+
+    #[test]
+    fn nul_characters_are_found_in_strings_and_keys_at_any_depth() {
+        assert!(holds_nul(&json!({"a": [{"b": "x\u{0}"}]})));
+        assert!(holds_nul(&json!({"k\u{0}": 1})));
+        assert!(!holds_nul(&json!({"a": ["\u{1}", 2, null, true]})));
+    }
 
     #[test]
     fn fields_are_named_by_their_path() {

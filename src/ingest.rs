@@ -18,8 +18,8 @@ use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use greenos_core::context::RequestContext;
 use greenos_core::error_code::{DomainError, ErrorCode};
-use greenos_core::ledger::{Appended, ConflictPolicy, IngestError};
-use greenos_core::services::{BulkIngest, BulkItem};
+use greenos_core::ledger::{Appended, ConflictPolicy, IngestError, Refusal};
+use greenos_core::services::BulkIngest;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
@@ -180,10 +180,10 @@ async fn refuse_bad_lines(
     let mut bad: Vec<RejectedLine> = Vec::new();
     let mut bad_count = 0;
     while let Some(mut batch) = rx.recv().await {
-        for (index, err) in bulk.uncovered(&batch.trips) {
+        for (index, refusal) in bulk.refusals(&batch.trips) {
             batch.rejected.push(RejectedLine {
                 line: batch.lines.get(index).copied().unwrap_or_default(),
-                reason: format!("country_code: {}: {err}", err.code().as_str()),
+                reason: describe(&refusal),
                 original: None,
             });
         }
@@ -230,32 +230,26 @@ async fn write(
     let mut summary = Summary::default();
     let mut outcomes = std::pin::pin!(bulk.run(batches));
     while let Some((parsed, outcome)) = outcomes.next().await {
-        let items = outcome.map_err(|err| stopped(err, &parsed.lines))?;
+        let outcome = outcome.map_err(|err| stopped(err, &parsed.lines))?;
         let mut rejected = parsed.rejected;
-        for (index, item) in items.iter().enumerate() {
+        for (index, item) in outcome.items.iter().enumerate() {
             let line = parsed.lines.get(index).copied().unwrap_or_default();
             let reason = match item {
-                BulkItem::Appended(Appended::Accepted(_)) => {
+                Appended::Accepted(_) => {
                     summary.accepted += 1;
                     continue;
                 }
-                BulkItem::Appended(Appended::Duplicate(_)) => {
+                Appended::Duplicate(_) => {
                     summary.duplicates += 1;
                     continue;
                 }
-                BulkItem::Appended(Appended::Conflict(conflict)) => format!(
+                Appended::Conflict(conflict) => format!(
                     "trip_id: {}: trip {} already has a different impact under model version {}",
                     ErrorCode::DuplicateImpact.as_str(),
                     conflict.trip_id,
                     conflict.model_version
                 ),
-                BulkItem::NoFactors {
-                    country_code,
-                    methodology_version,
-                } => format!(
-                    "country_code: {}: the ACTIVE methodology {methodology_version} has no factors for {country_code}",
-                    ErrorCode::CountryFactorNotConfigured.as_str()
-                ),
+                Appended::Refused(refusal) => describe(refusal),
             };
             rejected.push(RejectedLine {
                 line,
@@ -312,6 +306,16 @@ fn stopped(err: IngestError, lines: &[usize]) -> anyhow::Error {
         }
         other => coded(other).context("cannot write a batch"),
     }
+}
+
+/// `field: CODE: reason`, the form of every line of the rejected file.
+fn describe(refusal: &Refusal) -> String {
+    format!(
+        "{}: {}: {}",
+        refusal.field,
+        refusal.code.as_str(),
+        refusal.reason
+    )
 }
 
 /// The error with its public code in front, as the API would answer it.

@@ -19,10 +19,10 @@ use greenos_core::auth::Scope;
 use greenos_core::services::Services;
 
 use crate::app::AppState;
-use crate::auth;
 use crate::context::{REQUEST_ID_HEADER, normalise_request_id};
 use crate::error::{ApiError, code_for_status, envelope};
 use crate::routes;
+use crate::{auth, edge};
 
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
@@ -78,6 +78,11 @@ pub fn router(state: AppState) -> Router {
         .merge(scoped(&state, Scope::Admin, admin))
         .fallback(route_not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            (state.config.http.body_timeout, state.services.clone()),
+            edge::body_deadline,
+        ))
+        .layer(middleware::from_fn(edge::refuse_ambiguous_requests))
         .layer(middleware::from_fn_with_state(state.services.clone(), record_metrics))
         .layer(middleware::from_fn(envelope_bare_errors))
         .layer(

@@ -39,6 +39,9 @@ error_codes! {
     ValidationFailed => ("GREENOS_VALIDATION_FAILED", 422),
     UnsupportedMediaType => ("GREENOS_UNSUPPORTED_MEDIA_TYPE", 415),
     PayloadTooLarge => ("GREENOS_PAYLOAD_TOO_LARGE", 413),
+    RequestTimeout => ("GREENOS_REQUEST_TIMEOUT", 408),
+    UriTooLong => ("GREENOS_URI_TOO_LONG", 414),
+    HeadersTooLarge => ("GREENOS_HEADERS_TOO_LARGE", 431),
     RouteNotFound => ("GREENOS_ROUTE_NOT_FOUND", 404),
     MethodNotAllowed => ("GREENOS_METHOD_NOT_ALLOWED", 405),
     Unauthenticated => ("GREENOS_UNAUTHENTICATED", 401),
@@ -53,12 +56,13 @@ error_codes! {
     MethodologyActiveConflict => ("GREENOS_METHODOLOGY_ACTIVE_CONFLICT", 409),
     MethodologyVersionExists => ("GREENOS_METHODOLOGY_VERSION_EXISTS", 409),
     MrvInvalidPeriod => ("GREENOS_MRV_INVALID_PERIOD", 422),
+    MrvPeriodNotClosed => ("GREENOS_MRV_PERIOD_NOT_CLOSED", 422),
     MrvExportConflict => ("GREENOS_MRV_EXPORT_CONFLICT", 409),
     MrvExportNotFound => ("GREENOS_MRV_EXPORT_NOT_FOUND", 404),
     MrvPayloadTampered => ("GREENOS_MRV_PAYLOAD_TAMPERED", 400),
     MrvInvalidSignature => ("GREENOS_MRV_INVALID_SIGNATURE", 400),
     PublicKeyNotFound => ("GREENOS_PUBLIC_KEY_NOT_FOUND", 404),
-    ServiceUnavailable => ("GREENOS_SERVICE_UNAVAILABLE", 503),
+    Unavailable => ("GREENOS_UNAVAILABLE", 503),
     Internal => ("GREENOS_INTERNAL", 500),
 }
 
@@ -92,6 +96,10 @@ pub struct PublicError {
 /// The sentence every internal failure is answered with.
 pub const INTERNAL_MESSAGE: &str = "An internal error occurred; it has been logged.";
 
+/// The sentence a failure to reach the database is answered with.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "The database cannot be reached right now; nothing was written. Retry shortly.";
+
 impl PublicError {
     /// An error with empty details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> PublicError {
@@ -119,6 +127,10 @@ impl PublicError {
     pub fn from_domain<E: DomainError + 'static>(err: &E) -> PublicError {
         match err.code() {
             ErrorCode::Internal => PublicError::internal("request failed", err),
+            ErrorCode::Unavailable => {
+                tracing::warn!(error = %error_chain(err), "the database is unavailable");
+                PublicError::new(ErrorCode::Unavailable, UNAVAILABLE_MESSAGE)
+            }
             code => PublicError::new(code, err.to_string()).with_details(err.details()),
         }
     }

@@ -38,6 +38,9 @@ pub struct Metrics {
     pub http_requests_total: IntCounterVec,
     /// `greenos_http_request_duration_seconds{method,route}`.
     pub http_request_duration_seconds: HistogramVec,
+    /// `greenos_http_timeouts_total{phase}`: connections closed because a client sent its
+    /// request head (`header`) or body (`body`) too slowly.
+    pub http_timeouts_total: IntCounterVec,
     /// `greenos_mrv_methodology_version_active{methodology_version}`: 1 for the ACTIVE version.
     pub mrv_methodology_version_active: IntGaugeVec,
     /// `greenos_ingest_trips_total{result}`: `accepted`, `duplicate` or `rejected`.
@@ -73,6 +76,17 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["method", "route"],
         )?;
+        let http_timeouts_total = IntCounterVec::new(
+            Opts::new(
+                "greenos_http_timeouts_total",
+                "Connections closed because the client sent its request head or body too slowly, by phase.",
+            ),
+            &["phase"],
+        )?;
+        for phase in ["header", "body"] {
+            http_timeouts_total.with_label_values(&[phase]);
+        }
+        registry.register(Box::new(http_timeouts_total.clone()))?;
         registry.register(Box::new(http_requests_total.clone()))?;
         registry.register(Box::new(http_request_duration_seconds.clone()))?;
         let mrv_methodology_version_active = IntGaugeVec::new(
@@ -122,6 +136,7 @@ impl Metrics {
             registry,
             http_requests_total,
             http_request_duration_seconds,
+            http_timeouts_total,
             mrv_methodology_version_active,
             ingest_trips_total,
             ingest_batches_total,
@@ -143,6 +158,11 @@ impl Metrics {
                 .with_label_values(&[result])
                 .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
         }
+    }
+
+    /// Counts one connection closed for slowness in `phase` (`header` or `body`).
+    pub fn record_http_timeout(&self, phase: &'static str) {
+        self.http_timeouts_total.with_label_values(&[phase]).inc();
     }
 
     /// Counts one failed verification of `kind`.

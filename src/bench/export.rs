@@ -18,13 +18,12 @@ use anyhow::{Context, bail};
 use clap::Args;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use crate::app::AppState;
 use crate::bench::seed::{seed, template};
 use crate::bench::{BenchBackend, BenchDatabase};
 use crate::config::{Config, Vars};
-use crate::router;
+use crate::server::Background;
 
 /// `greenos bench export [--backend sqlite|postgres] [--impacts 10000,100000,1000000] ...`.
 #[derive(Clone, Debug, Args)]
@@ -121,15 +120,7 @@ async fn measure(
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = router::router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let server = Background::spawn(listener, state.clone());
     let client = reqwest::Client::new();
     let mut report = build_table(args, &built);
     let result = async {
@@ -153,8 +144,7 @@ async fn measure(
         anyhow::Ok(())
     }
     .await;
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
     state.services.database().clone().close().await.ok();
     result.map(|()| report)
 }

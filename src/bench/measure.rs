@@ -236,14 +236,22 @@ async fn breakdown(state: &AppState, batch: usize) -> anyhow::Result<Vec<Row>> {
         parse += started.elapsed();
         let started = Instant::now();
         let active = state.services.methodology().current().await?;
-        let context = ComputeContext::new(&active, model_version, None, UtcMicros::now());
+        let skew = state.config.ingest.max_future_skew;
+        let context = Arc::new(ComputeContext::new(
+            &active,
+            model_version,
+            None,
+            UtcMicros::now(),
+            skew,
+        ));
         let signer = Arc::clone(state.services.signer());
-        let impacts = ledger::compute_all(trips, Arc::new(context), signer).await?;
+        let prepared = ledger::prepare_all(trips, Arc::clone(&context), signer).await?;
         compute += started.elapsed();
         let started = Instant::now();
         let outcome = ledger::append(
             state.services.database(),
-            &impacts,
+            &prepared,
+            &context,
             ConflictPolicy::RejectAll,
         )
         .await?;

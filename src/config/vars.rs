@@ -13,8 +13,11 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_BIND", Some("127.0.0.1:8080")),
     ("GREENOS_MAX_BODY_BYTES", Some("8388608")),
     ("GREENOS_VERIFY_MAX_BODY_BYTES", Some("67108864")),
+    ("GREENOS_HTTP_HEADER_TIMEOUT_S", Some("10")),
+    ("GREENOS_HTTP_BODY_TIMEOUT_S", Some("30")),
     ("GREENOS_DATABASE_URL", Some("sqlite://greenos.db?mode=rwc")),
     ("GREENOS_DATABASE_MAX_CONNECTIONS", Some("10")),
+    ("GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS", Some("3000")),
     ("GREENOS_REDIS_URL", Some("redis://127.0.0.1:6379")),
     ("GREENOS_LOG", Some("info")),
     ("GREENOS_LOG_FORMAT", Some("text")),
@@ -31,6 +34,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_VAULT_PATH", Some("greenos")),
     ("GREENOS_VAULT_TIMEOUT_MS", Some("5000")),
     ("GREENOS_MODEL_VERSION", Some("co2-v1")),
+    ("GREENOS_MAX_FUTURE_SKEW_S", Some("300")),
     (
         "GREENOS_MRV_METHODOLOGY_VERSION",
         Some("greenos-mrv-2026.1"),
@@ -86,6 +90,11 @@ impl Vars {
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
         self.0.insert(key.into(), value.into());
         self
+    }
+
+    /// The value set for `key`, if any (defaults are not applied).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
     }
 
     /// Variables that start with `GREENOS_` but that GreenOS does not know (probably typos).

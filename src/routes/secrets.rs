@@ -13,7 +13,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<SecretsReport>
     state.security.report().await.map(Json).map_err(|err| {
         tracing::warn!(error = %err, "secret provider unavailable for the status report");
         ApiError::new(
-            ErrorCode::ServiceUnavailable,
+            ErrorCode::Unavailable,
             "The secret provider cannot be read right now.",
         )
     })

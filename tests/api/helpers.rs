@@ -6,15 +6,15 @@ use std::sync::atomic::AtomicBool;
 
 use greenos::app::AppState;
 use greenos::config::{Config, Vars};
-use greenos::router;
+use greenos::server::Background;
 use greenos_core::services::Services;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::sync::oneshot;
 
 pub mod metrics;
+pub mod proxy;
 mod tampering;
 
 /// The PostgreSQL server every test database is created on.
@@ -183,7 +183,8 @@ pub struct TestApp {
     /// Set once `tamper` dropped the append-only triggers: the database no longer refuses an
     /// `UPDATE` or a `DELETE` of the ledger, the audit metadata, the exports or the methodology.
     append_only_triggers_dropped: AtomicBool,
-    shutdown: Option<oneshot::Sender<()>>,
+    /// The running server; dropped with the app, which stops it.
+    _server: Background,
     /// Kept last so the database outlives every connection above.
     _test_db: TestDb,
 }
@@ -207,15 +208,7 @@ impl TestApp {
             .await
             .expect("bind port 0");
         let address = format!("http://{}", listener.local_addr().expect("local address"));
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = router::router(state);
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let server = Background::spawn(listener, state);
         let db = Database::connect(test_db.url.as_str())
             .await
             .expect("raw connection");
@@ -226,7 +219,7 @@ impl TestApp {
             vars,
             services,
             append_only_triggers_dropped: AtomicBool::new(false),
-            shutdown: Some(tx),
+            _server: server,
             _test_db: test_db,
         })
     }
@@ -316,14 +309,6 @@ impl TestApp {
             .expect("request sent");
         let status = response.status();
         (status, response.text().await.expect("body"))
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 

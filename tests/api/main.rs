@@ -6,6 +6,7 @@ mod credentials;
 mod helpers;
 
 mod health;
+mod hostile;
 mod impact;
 mod ingest;
 mod ingest_file;

@@ -1,10 +1,13 @@
 //! From a validated trip to a signed impact: the factors of the ACTIVE methodology, the exact
 //! formula of SPEC §4, the `event_hash` and `checksum` of §5 and both signatures of §6.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::error_code::ErrorCode;
 use crate::ledger::error::IngestError;
+use crate::ledger::impact::same_trip;
 use crate::ledger::trip::ValidatedTrip;
 use crate::methodology::Methodology;
 use crate::proof::{
@@ -40,23 +43,48 @@ pub struct ComputeContext {
     factors: BTreeMap<String, CountryFactors>,
     correlation_id: Option<String>,
     created_at: UtcMicros,
+    latest_event_timestamp: UtcMicros,
+    max_future_skew: Duration,
 }
 
 impl ComputeContext {
-    /// Takes the factors of `methodology` (the ACTIVE one) and the server's model version.
+    /// Takes the factors of `methodology` (the ACTIVE one) and the server's model version;
+    /// trips dated later than `created_at + max_future_skew` are refused (a completed trip
+    /// cannot lie in the future).
     pub fn new(
         methodology: &Methodology,
         model_version: &str,
         correlation_id: Option<String>,
         created_at: UtcMicros,
+        max_future_skew: Duration,
     ) -> ComputeContext {
+        let latest = chrono::Duration::from_std(max_future_skew)
+            .ok()
+            .and_then(|skew| created_at.as_datetime().checked_add_signed(skew))
+            .map_or(created_at, UtcMicros::truncating);
         ComputeContext {
             model_version: model_version.to_owned(),
             methodology_version: methodology.methodology_version.clone(),
             factors: methodology.country_factors.clone(),
             correlation_id,
             created_at,
+            latest_event_timestamp: latest,
+            max_future_skew,
         }
+    }
+
+    /// Why `trip` cannot be recorded whatever the ledger holds, if it cannot: a timestamp later
+    /// than now plus the allowed clock skew.
+    pub fn refusal(&self, trip: &ValidatedTrip) -> Option<Refusal> {
+        (trip.event_timestamp > self.latest_event_timestamp).then(|| Refusal {
+            code: ErrorCode::ValidationFailed,
+            field: "event_timestamp",
+            reason: format!(
+                "{} is later than now plus {} s (GREENOS_MAX_FUTURE_SKEW_S): a completed trip cannot lie in the future",
+                trip.event_timestamp,
+                self.max_future_skew.as_secs()
+            ),
+        })
     }
 
     /// The server's calculation model.
@@ -72,27 +100,6 @@ impl ComputeContext {
     /// Whether the methodology covers `country_code`.
     pub fn has_factors(&self, country_code: &str) -> bool {
         self.factors.contains_key(country_code)
-    }
-
-    /// Refuses the whole set if any trip's country has no factors, naming countries and indexes.
-    pub fn check_factors(&self, trips: &[ValidatedTrip]) -> Result<(), IngestError> {
-        let mut countries = BTreeSet::new();
-        let mut indexes = Vec::new();
-        for (index, trip) in trips.iter().enumerate() {
-            if !self.has_factors(trip.country_code.as_str()) {
-                countries.insert(trip.country_code.to_string());
-                indexes.push(index);
-            }
-        }
-        if indexes.is_empty() {
-            Ok(())
-        } else {
-            Err(IngestError::CountryFactorNotConfigured {
-                methodology_version: self.methodology_version.clone(),
-                countries: countries.into_iter().collect(),
-                indexes,
-            })
-        }
     }
 
     /// Computes, hashes and signs one trip; `None` if its country has no factors.
@@ -141,17 +148,70 @@ pub fn co2_avoided_kg(distance_km: Decimal6, factors: &CountryFactors) -> Decima
     )
 }
 
-/// Computes and signs every trip, in input order, on every core for large sets (one Ed25519
-/// signature costs tens of microseconds of CPU).
-pub async fn compute_all(
+/// Why one trip of a batch is left out (with `SkipConflicting`) or refuses the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The code the refusal is answered with.
+    pub code: ErrorCode,
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+/// A submitted trip made ready for the ledger: signed; left unsigned because the ACTIVE
+/// methodology has no factors for its country (it can still be a replay of a recorded impact,
+/// which the append recognises before refusing anything: idempotency comes first); or refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per trip and nearly all are Signed: boxing would add an allocation per trip"
+)]
+pub enum Prepared {
+    /// Computed, hashed and signed.
+    Signed(NewImpact),
+    /// Not computable: no factors for its country.
+    NoFactors(ValidatedTrip),
+    /// Never recordable (a future timestamp).
+    Refused(ValidatedTrip, Refusal),
+}
+
+impl Prepared {
+    /// The trip identifier.
+    pub fn trip_id(&self) -> &str {
+        match self {
+            Self::Signed(impact) => &impact.event.trip_id,
+            Self::NoFactors(trip) | Self::Refused(trip, _) => trip.trip_id.as_str(),
+        }
+    }
+
+    /// Whether `stored` records this very trip (the seven input fields agree).
+    pub fn same_trip_as(&self, stored: &EventHashInput) -> bool {
+        match self {
+            Self::Signed(impact) => same_trip(&impact.event, stored),
+            Self::NoFactors(trip) | Self::Refused(trip, _) => {
+                trip.trip_id.as_str() == stored.trip_id
+                    && trip.user_id.as_str() == stored.user_id
+                    && trip.vehicle_id.as_str() == stored.vehicle_id
+                    && trip.country_code.as_str() == stored.country_code
+                    && trip.geo_hash.as_str() == stored.geo_hash
+                    && trip.event_timestamp == stored.event_timestamp
+                    && trip.distance_km.value() == stored.distance_km
+            }
+        }
+    }
+}
+
+/// Prepares every trip, in input order, on every core for large sets (one Ed25519 signature
+/// costs tens of microseconds of CPU).
+pub async fn prepare_all(
     trips: Vec<ValidatedTrip>,
     context: Arc<ComputeContext>,
     signer: Arc<Signer>,
-) -> Result<Vec<NewImpact>, IngestError> {
-    context.check_factors(&trips)?;
+) -> Result<Vec<Prepared>, IngestError> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     if trips.len() < PARALLEL_THRESHOLD || workers == 1 {
-        return compute_chunk(&trips, &context, &signer);
+        return Ok(prepare_chunk(trips, &context, &signer));
     }
     let chunk_len = trips.len().div_ceil(workers);
     let mut tasks = Vec::with_capacity(workers);
@@ -162,29 +222,31 @@ pub async fn compute_all(
         let context = Arc::clone(&context);
         let signer = Arc::clone(&signer);
         tasks.push(tokio::task::spawn_blocking(move || {
-            compute_chunk(&chunk, &context, &signer)
+            prepare_chunk(chunk, &context, &signer)
         }));
     }
-    let mut impacts = Vec::new();
+    let mut prepared = Vec::new();
     for task in tasks {
-        let chunk = task.await.map_err(|e| IngestError::Task(e.to_string()))??;
-        impacts.extend(chunk);
+        prepared.extend(task.await.map_err(|e| IngestError::Task(e.to_string()))?);
     }
-    Ok(impacts)
+    Ok(prepared)
 }
 
-fn compute_chunk(
-    trips: &[ValidatedTrip],
+fn prepare_chunk(
+    trips: Vec<ValidatedTrip>,
     context: &ComputeContext,
     signer: &Signer,
-) -> Result<Vec<NewImpact>, IngestError> {
+) -> Vec<Prepared> {
     trips
-        .iter()
+        .into_iter()
         .map(|trip| {
-            context.compute(trip, signer).ok_or_else(|| {
-                // check_factors ran first; this only guards the invariant.
-                IngestError::Task(format!("no factors for {}", trip.country_code))
-            })
+            if let Some(refusal) = context.refusal(&trip) {
+                return Prepared::Refused(trip, refusal);
+            }
+            match context.compute(&trip, signer) {
+                Some(impact) => Prepared::Signed(impact),
+                None => Prepared::NoFactors(trip),
+            }
         })
         .collect()
 }

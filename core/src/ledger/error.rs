@@ -102,7 +102,8 @@ impl DomainError for IngestError {
             Self::CountryFactorNotConfigured { .. } => ErrorCode::CountryFactorNotConfigured,
             Self::DuplicateImpact { .. } => ErrorCode::DuplicateImpact,
             Self::Methodology(err) => err.code(),
-            Self::Task(_) | Self::Database(_) => ErrorCode::Internal,
+            Self::Database(err) => crate::db::error_code(err),
+            Self::Task(_) => ErrorCode::Internal,
         }
     }
 
@@ -170,7 +171,7 @@ impl DomainError for ImpactError {
             Self::NotFound { .. } => ErrorCode::ImpactNotFound,
             Self::Tampered { .. } => ErrorCode::PayloadTampered,
             Self::InvalidSignature { .. } => ErrorCode::InvalidSignature,
-            Self::Database(_) => ErrorCode::Internal,
+            Self::Database(err) => crate::db::error_code(err),
         }
     }
 

@@ -224,9 +224,7 @@ impl<'a> Draft<'a> {
         let vehicle_id = self.check(2, Identifier::parse);
         let country_code = self.check(3, CountryCode::parse);
         let geo_hash = self.check(4, GeoHash::parse);
-        let event_timestamp = self.check(5, |s| {
-            UtcMicros::parse_rfc3339(s).map_err(|e| e.to_string())
-        });
+        let event_timestamp = self.check(5, parse_event_timestamp);
         let distance_km = match std::mem::take(&mut self.slots[DISTANCE_KM]) {
             Slot::Distance(d) => DistanceKm::new(d)
                 .map_err(|reason| self.problem("distance_km", reason))
@@ -286,4 +284,18 @@ fn json_string(raw: &str) -> Option<Cow<'_, str>> {
         .map(Cow::Borrowed)
         .or_else(|_| serde_json::from_str::<String>(raw).map(Cow::Owned))
         .ok()
+}
+
+/// An RFC 3339 timestamp with an offset, microsecond precision at most, not before
+/// 2000-01-01T00:00:00Z (the upper bound, now plus the allowed skew, is checked when the trip is
+/// computed).
+fn parse_event_timestamp(text: &str) -> Result<UtcMicros, String> {
+    let timestamp = UtcMicros::parse_rfc3339(text).map_err(|e| e.to_string())?;
+    if timestamp < UtcMicros::earliest_trip() {
+        return Err(format!(
+            "is before {}: no trip of the ledger can be that old",
+            UtcMicros::earliest_trip()
+        ));
+    }
+    Ok(timestamp)
 }

@@ -11,7 +11,7 @@ mod store;
 mod trip;
 mod verify;
 
-pub use compute::{ComputeContext, NewImpact, co2_avoided_kg, compute_all};
+pub use compute::{ComputeContext, NewImpact, Prepared, Refusal, co2_avoided_kg, prepare_all};
 pub use error::{Conflict, ImpactError, IngestError};
 pub use fields::{FieldProblem, TRIP_FIELDS, TripRejected, parse_json_trip, parse_text_trip};
 pub use impact::{Impact, same_trip};

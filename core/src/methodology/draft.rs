@@ -120,17 +120,21 @@ pub(crate) fn check_hash_input(input: &MethodologyHashInput) -> Result<(), Metho
     check_coverage(&input.geographic_scope, &input.country_factors)
 }
 
+/// Whether `version` has the form of a version name (1–64 characters of `[A-Za-z0-9._:-]`).
+pub fn is_version_name(version: &str) -> bool {
+    (1..=MAX_VERSION_CHARS).contains(&version.len())
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 fn check_version(version: &str) -> Result<(), MethodologyError> {
-    let length = version.chars().count();
-    let charset_ok = version
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     if version == RESERVED_VERSION {
         Err(MethodologyError::invalid(
             "methodology_version",
             "`current` is reserved: it names the ACTIVE version in the API",
         ))
-    } else if (1..=MAX_VERSION_CHARS).contains(&length) && charset_ok {
+    } else if is_version_name(version) {
         Ok(())
     } else {
         Err(MethodologyError::invalid(
@@ -140,9 +144,16 @@ fn check_version(version: &str) -> Result<(), MethodologyError> {
     }
 }
 
+/// Free text must say something, and hold no NUL character (which PostgreSQL cannot store and
+/// C-based tools cut short).
 fn non_blank(field: &str, value: &str) -> Result<(), MethodologyError> {
     if value.trim().is_empty() {
         Err(MethodologyError::invalid(field, "must not be empty"))
+    } else if value.contains('\0') {
+        Err(MethodologyError::invalid(
+            field,
+            "must not contain a NUL character (\\u0000)",
+        ))
     } else {
         Ok(())
     }

@@ -71,7 +71,8 @@ impl DomainError for MethodologyError {
             Self::MissingCountryFactors { .. } => ErrorCode::CountryFactorNotConfigured,
             Self::ActiveConflict { .. } => ErrorCode::MethodologyActiveConflict,
             Self::AlreadyExists { .. } => ErrorCode::MethodologyVersionExists,
-            Self::Storage { .. } | Self::Database(_) => ErrorCode::Internal,
+            Self::Database(err) => crate::db::error_code(err),
+            Self::Storage { .. } => ErrorCode::Internal,
         }
     }
 

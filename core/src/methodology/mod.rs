@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Metrics;
 use crate::proof::{CountryFactors, MethodologyHashInput, Sha256Hex, UtcMicros, methodology_hash};
 
-pub use draft::{DraftFactors, MethodologyDraft, ValidatedDraft};
+pub use draft::{DraftFactors, MethodologyDraft, ValidatedDraft, is_version_name};
 pub use error::MethodologyError;
 pub(crate) use lifecycle::{activate, bootstrap_if_empty, create};
 pub(crate) use store::{active, get, list};

@@ -18,6 +18,19 @@ pub enum MrvError {
         /// What is wrong, with the allowed values.
         reason: String,
     },
+    /// The window has not closed yet: exporting it would leave every later trip of the window
+    /// out of every export, for good.
+    #[error(
+        "The window [{period_start}, {period_end}) has not closed yet (now is {now}); only a closed window is exported."
+    )]
+    PeriodNotClosed {
+        /// The window's first instant.
+        period_start: String,
+        /// The window's end, later than now.
+        period_end: String,
+        /// The service's clock when the request was refused.
+        now: String,
+    },
     /// An export of that window already exists; an export is never replaced.
     #[error(
         "An MRV export of the window [{period_start}, {period_end}) already exists; exports are immutable, fetch the existing one."
@@ -100,6 +113,7 @@ impl DomainError for MrvError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::InvalidPeriod { .. } => ErrorCode::MrvInvalidPeriod,
+            Self::PeriodNotClosed { .. } => ErrorCode::MrvPeriodNotClosed,
             Self::ExportConflict { .. } => ErrorCode::MrvExportConflict,
             Self::NotFound { .. } => ErrorCode::MrvExportNotFound,
             Self::NoActiveMethodology => ErrorCode::MethodologyInvalid,
@@ -110,9 +124,8 @@ impl DomainError for MrvError {
             }
             Self::InvalidArtifact { .. } | Self::InvalidQuery { .. } => ErrorCode::ValidationFailed,
             Self::InvalidJson { .. } => ErrorCode::InvalidJson,
-            Self::Storage(_) | Self::Io(_) | Self::Task(_) | Self::Database(_) => {
-                ErrorCode::Internal
-            }
+            Self::Database(err) => crate::db::error_code(err),
+            Self::Storage(_) | Self::Io(_) | Self::Task(_) => ErrorCode::Internal,
         }
     }
 
@@ -128,6 +141,11 @@ impl DomainError for MrvError {
                     "allowed_period_ends": ends,
                 })
             }
+            Self::PeriodNotClosed {
+                period_start,
+                period_end,
+                now,
+            } => json!({"period_start": period_start, "period_end": period_end, "now": now}),
             Self::ExportConflict {
                 period_start,
                 period_end,

@@ -127,10 +127,30 @@ impl ExportWindow {
             .ok_or_else(|| MrvError::InvalidPeriod {
                 reason: format!("period_end {period_end} is out of range"),
             })?;
+        let period_start = UtcMicros::truncating(start);
+        if period_start < UtcMicros::earliest_trip() {
+            return Err(MrvError::InvalidPeriod {
+                reason: format!(
+                    "the {period} window ending at {period_end} starts before 2000-01-01, earlier than any trip GreenOS records"
+                ),
+            });
+        }
         Ok(Self {
             period,
-            period_start: UtcMicros::truncating(start),
+            period_start,
             period_end,
+        })
+    }
+
+    /// Refuses a window that has not closed at `now` (`GREENOS_MRV_PERIOD_NOT_CLOSED`).
+    pub fn check_closed(&self, now: UtcMicros) -> Result<(), MrvError> {
+        if self.period_end <= now {
+            return Ok(());
+        }
+        Err(MrvError::PeriodNotClosed {
+            period_start: self.period_start.to_string(),
+            period_end: self.period_end.to_string(),
+            now: now.to_string(),
         })
     }
 

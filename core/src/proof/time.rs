@@ -7,6 +7,9 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// 2000-01-01T00:00:00Z in seconds since the Unix epoch.
+const EARLIEST_TRIP_UNIX_S: i64 = 946_684_800;
+
 /// A UTC instant whose sub-second part is a whole number of microseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UtcMicros(DateTime<Utc>);
@@ -71,6 +74,12 @@ impl UtcMicros {
     pub fn truncating(dt: DateTime<Utc>) -> UtcMicros {
         let micros_in_nanos = (dt.nanosecond().min(999_999_999) / 1_000) * 1_000;
         UtcMicros(dt.with_nanosecond(micros_in_nanos).unwrap_or(dt))
+    }
+
+    /// 2000-01-01T00:00:00Z: no trip GreenOS records is older, so every timestamp it accepts
+    /// has the four-digit-year form of SPEC §5.
+    pub fn earliest_trip() -> UtcMicros {
+        UtcMicros(DateTime::from_timestamp(EARLIEST_TRIP_UNIX_S, 0).unwrap_or_default())
     }
 
     /// The current instant, truncated to microseconds.

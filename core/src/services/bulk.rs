@@ -8,8 +8,9 @@ use futures::{Stream, StreamExt};
 use sea_orm::DbBackend;
 
 use crate::context::RequestContext;
+use crate::error_code::DomainError;
 use crate::ledger::{
-    self, AppendOutcome, Appended, ComputeContext, ConflictPolicy, IngestError, ValidatedTrip,
+    self, AppendOutcome, ComputeContext, ConflictPolicy, IngestError, Refusal, ValidatedTrip,
 };
 use crate::services::Services;
 
@@ -19,25 +20,6 @@ const CONCURRENT_WRITES: usize = 3;
 
 /// Batches computed and signed ahead of the writes.
 const COMPUTED_AHEAD: usize = 2;
-
-/// The fate of one trip of a bulk batch, in input order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one item per trip, consumed at once: boxing would add an allocation per trip"
-)]
-pub enum BulkItem {
-    /// Written, already recorded, or (with `SkipConflicting`) a skipped conflict.
-    Appended(Appended),
-    /// The ACTIVE methodology has no factors for its country; skipped (only with
-    /// `SkipConflicting`: otherwise the whole batch is refused).
-    NoFactors {
-        /// The trip's country.
-        country_code: String,
-        /// The ACTIVE methodology version.
-        methodology_version: String,
-    },
-}
 
 /// One bulk run: the ACTIVE methodology is read once, at its start.
 pub struct BulkIngest {
@@ -62,17 +44,26 @@ impl BulkIngest {
         })
     }
 
-    /// The positions of `trips` whose country the ACTIVE methodology has no factors for, with
-    /// the refusal (so a validation pass can refuse a file before anything is written).
-    pub fn uncovered(&self, trips: &[ValidatedTrip]) -> Vec<(usize, IngestError)> {
+    /// The trips of `trips` that this run would refuse without looking at the ledger (a
+    /// timestamp in the future, a country without factors), by position: a validation pass
+    /// can refuse a whole file before anything is written.
+    pub fn refusals(&self, trips: &[ValidatedTrip]) -> Vec<(usize, Refusal)> {
         trips
             .iter()
             .enumerate()
             .filter_map(|(index, trip)| {
-                self.context
-                    .check_factors(std::slice::from_ref(trip))
-                    .err()
-                    .map(|err| (index, err))
+                let refusal = self.context.refusal(trip).or_else(|| {
+                    (!self.context.has_factors(trip.country_code.as_str())).then(|| Refusal {
+                        code: crate::error_code::ErrorCode::CountryFactorNotConfigured,
+                        field: "country_code",
+                        reason: format!(
+                            "the ACTIVE methodology {} has no emission factors for {}",
+                            self.context.methodology_version(),
+                            trip.country_code
+                        ),
+                    })
+                });
+                refusal.map(|refusal| (index, refusal))
             })
             .collect()
     }
@@ -82,7 +73,7 @@ impl BulkIngest {
     pub fn run<T, S>(
         self,
         batches: S,
-    ) -> impl Stream<Item = (T, Result<Vec<BulkItem>, IngestError>)> + Send + 'static
+    ) -> impl Stream<Item = (T, Result<AppendOutcome, IngestError>)> + Send + 'static
     where
         T: Send + 'static,
         S: Stream<Item = (T, Vec<ValidatedTrip>)> + Send + 'static,
@@ -97,16 +88,29 @@ impl BulkIngest {
             .map(move |(tag, trips)| {
                 let run = Arc::clone(&computing);
                 async move {
-                    let computed = run.compute(trips).await;
-                    (tag, computed)
+                    let prepared = ledger::prepare_all(
+                        trips,
+                        Arc::clone(&run.context),
+                        Arc::clone(run.services.signer()),
+                    )
+                    .await;
+                    (tag, prepared)
                 }
             })
             .buffered(COMPUTED_AHEAD)
-            .map(move |(tag, computed)| {
+            .map(move |(tag, prepared)| {
                 let run = Arc::clone(&run);
                 async move {
-                    let result = match computed {
-                        Ok(computed) => run.write(computed).await,
+                    let result = match prepared {
+                        Ok(prepared) => {
+                            ledger::append(
+                                run.services.database(),
+                                &prepared,
+                                &run.context,
+                                run.policy,
+                            )
+                            .await
+                        }
                         Err(err) => Err(err),
                     };
                     run.record(&result);
@@ -116,91 +120,20 @@ impl BulkIngest {
             .buffered(writers)
     }
 
-    /// Splits off the trips without factors (when they are skipped) and signs the others.
-    async fn compute(&self, trips: Vec<ValidatedTrip>) -> Result<Computed, IngestError> {
-        let mut covered = Vec::with_capacity(trips.len());
-        let mut slots = Vec::with_capacity(trips.len());
-        for trip in trips {
-            if self.policy == ConflictPolicy::SkipConflicting
-                && !self.context.has_factors(trip.country_code.as_str())
-            {
-                slots.push(Slot::NoFactors(trip.country_code.to_string()));
-            } else {
-                slots.push(Slot::Covered);
-                covered.push(trip);
-            }
-        }
-        let impacts = ledger::compute_all(
-            covered,
-            Arc::clone(&self.context),
-            Arc::clone(self.services.signer()),
-        )
-        .await?;
-        Ok(Computed { impacts, slots })
-    }
-
-    async fn write(&self, computed: Computed) -> Result<Vec<BulkItem>, IngestError> {
-        let outcome =
-            ledger::append(self.services.database(), &computed.impacts, self.policy).await?;
-        Ok(merge(
-            computed.slots,
-            outcome,
-            self.context.methodology_version(),
-        ))
-    }
-
-    fn record(&self, result: &Result<Vec<BulkItem>, IngestError>) {
+    fn record(&self, result: &Result<AppendOutcome, IngestError>) {
         let metrics = self.services.metrics();
         match result {
-            Ok(items) => {
-                let count = |pred: fn(&BulkItem) -> bool| items.iter().filter(|i| pred(i)).count();
-                let accepted = count(|i| matches!(i, BulkItem::Appended(Appended::Accepted(_))));
-                let duplicates = count(|i| matches!(i, BulkItem::Appended(Appended::Duplicate(_))));
-                metrics.record_ingest(accepted, duplicates, items.len() - accepted - duplicates);
+            Ok(outcome) => {
+                metrics.record_ingest(outcome.accepted(), outcome.duplicates(), outcome.skipped())
             }
             Err(err) => {
                 metrics.record_ingest(0, 0, err.refused_trips());
                 tracing::info!(
                     correlation_id = %self.ctx.correlation_id,
-                    code = crate::error_code::DomainError::code(err).as_str(),
+                    code = err.code().as_str(),
                     "bulk batch refused"
                 );
             }
         }
     }
-}
-
-/// Where each trip of a batch went before the write.
-enum Slot {
-    Covered,
-    NoFactors(String),
-}
-
-struct Computed {
-    impacts: Vec<ledger::NewImpact>,
-    slots: Vec<Slot>,
-}
-
-/// Puts the trips without factors back among the appended ones, in input order; conflict
-/// indexes are re-based on the whole batch.
-fn merge(slots: Vec<Slot>, outcome: AppendOutcome, methodology_version: &str) -> Vec<BulkItem> {
-    let mut appended = outcome.items.into_iter();
-    slots
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, slot)| match slot {
-            Slot::Covered => appended.next().map(|item| {
-                BulkItem::Appended(match item {
-                    Appended::Conflict(conflict) => {
-                        Appended::Conflict(ledger::Conflict { index, ..conflict })
-                    }
-                    other => other,
-                })
-            }),
-            Slot::NoFactors(country_code) => Some(BulkItem::NoFactors {
-                country_code,
-                methodology_version: methodology_version.to_owned(),
-            }),
-        })
-        .collect()
 }

@@ -60,13 +60,13 @@ impl<'a> LedgerService<'a> {
     ) -> Result<AppendOutcome, IngestError> {
         let started = Instant::now();
         let result = async {
-            let context = self.compute_context(ctx).await?;
-            let impacts =
-                ledger::compute_all(trips, Arc::new(context), Arc::clone(self.services.signer()))
-                    .await?;
+            let context = Arc::new(self.compute_context(ctx).await?);
+            let signer = Arc::clone(self.services.signer());
+            let prepared = ledger::prepare_all(trips, Arc::clone(&context), signer).await?;
             ledger::append(
                 self.services.database(),
-                &impacts,
+                &prepared,
+                &context,
                 ConflictPolicy::RejectAll,
             )
             .await
@@ -153,11 +153,13 @@ impl<'a> LedgerService<'a> {
         let methodology = methodology::active(self.services.database())
             .await?
             .ok_or(MethodologyError::NoActive)?;
+        let settings = self.services.settings();
         Ok(ComputeContext::new(
             &methodology,
-            &self.services.settings().model_version,
+            &settings.model_version,
             Some(ctx.correlation_id.to_string()),
             UtcMicros::now(),
+            settings.max_future_skew,
         ))
     }
 
@@ -175,10 +177,13 @@ impl<'a> LedgerService<'a> {
 
 /// An identifier that cannot have been ingested has no impact: answered without a query.
 fn check_trip_id(trip_id: &str, model_version: Option<&str>) -> Result<(), ImpactError> {
-    Identifier::parse(trip_id)
-        .map(|_| ())
-        .map_err(|_| ImpactError::NotFound {
-            trip_id: trip_id.chars().take(128).collect(),
-            model_version: model_version.map(str::to_owned),
-        })
+    let valid = Identifier::parse(trip_id).is_ok()
+        && model_version.is_none_or(|m| Identifier::parse(m).is_ok());
+    if valid {
+        return Ok(());
+    }
+    Err(ImpactError::NotFound {
+        trip_id: trip_id.chars().take(128).collect(),
+        model_version: model_version.map(|m| m.chars().take(64).collect()),
+    })
 }

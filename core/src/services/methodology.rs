@@ -48,6 +48,11 @@ impl<'a> MethodologyService<'a> {
         ctx: &RequestContext,
         version: &str,
     ) -> Result<Methodology, MethodologyError> {
+        if !methodology::is_version_name(version) {
+            return Err(MethodologyError::NotFound {
+                version: version.chars().take(64).collect(),
+            });
+        }
         let activated = methodology::activate(
             self.services.database(),
             version,
@@ -67,11 +72,16 @@ impl<'a> MethodologyService<'a> {
 
     /// One version, whatever its status.
     pub async fn get(&self, version: &str) -> Result<Methodology, MethodologyError> {
+        let not_found = || MethodologyError::NotFound {
+            version: version.chars().take(64).collect(),
+        };
+        // A name no version can have (a NUL character, say) is answered without a query.
+        if !methodology::is_version_name(version) {
+            return Err(not_found());
+        }
         methodology::get(self.services.database(), version)
             .await?
-            .ok_or_else(|| MethodologyError::NotFound {
-                version: version.to_owned(),
-            })
+            .ok_or_else(not_found)
     }
 
     /// The ACTIVE version.

@@ -20,7 +20,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use crate::metrics::Metrics;
 use crate::proof::Signer;
 
-pub use bulk::{BulkIngest, BulkItem};
+pub use bulk::BulkIngest;
 pub use keys::{KeyService, PublicKeys};
 pub use ledger::{IngestReply, LedgerService};
 pub use methodology::MethodologyService;
@@ -31,6 +31,8 @@ pub use mrv::{ArtifactDownload, ByteStream, MrvService};
 pub struct ServiceSettings {
     /// The server's calculation model recorded on every new impact (`GREENOS_MODEL_VERSION`).
     pub model_version: String,
+    /// How far past now an `event_timestamp` may lie (`GREENOS_MAX_FUTURE_SKEW_S`).
+    pub max_future_skew: Duration,
 }
 
 /// The database, the signer, the metrics and the settings, behind one `Arc`.

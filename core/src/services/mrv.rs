@@ -12,6 +12,7 @@ use crate::mrv::{
     self, ArtifactHeader, DEFAULT_PAGE_SIZE, ExportPage, ExportRecord, ExportVerification,
     ExportWindow, MrvError,
 };
+use crate::proof::UtcMicros;
 use crate::services::Services;
 
 /// Bytes of a download, produced as the consumer reads them.
@@ -44,6 +45,7 @@ impl<'a> MrvService<'a> {
         period_end: &str,
     ) -> Result<ExportRecord, MrvError> {
         let window = ExportWindow::parse(period, period_end)?;
+        window.check_closed(UtcMicros::now())?;
         mrv::create_export(
             self.services.database(),
             self.services.signer(),

@@ -5,7 +5,9 @@
 //! content is a duplicate (the stored impact is answered, nothing is written); with different
 //! content it is a conflict. Within one call, a repeated identical trip counts once and a
 //! repeated different one is a conflict. Concurrent writers of the same trip meet at the unique
-//! key: the loser rolls back and re-plans against the winner's committed row.
+//! key without an error or a retry: on PostgreSQL every transaction inserts in `trip_id` order
+//! with `ON CONFLICT DO NOTHING` (one global lock order, so no deadlock), and the trips another
+//! transaction committed first are classified again against its rows; SQLite has one writer.
 
 mod plan;
 mod postgres;
@@ -18,7 +20,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::ledger::compute::NewImpact;
+use crate::ledger::compute::{ComputeContext, Prepared, Refusal};
 use crate::ledger::error::{Conflict, ImpactError, IngestError};
 use crate::ledger::impact::Impact;
 use crate::outbox::{ESG_CALCULATED_V1, Envelope, pending_row};
@@ -41,6 +43,9 @@ pub enum Appended {
     Duplicate(Impact),
     /// A different impact exists for this trip; only with `SkipConflicting`.
     Conflict(Conflict),
+    /// Left out, with why (no factors for its country, a future timestamp); only with
+    /// `SkipConflicting` (otherwise the call is refused).
+    Refused(Refusal),
 }
 
 impl Appended {
@@ -48,7 +53,7 @@ impl Appended {
     pub fn impact(&self) -> Option<&Impact> {
         match self {
             Self::Accepted(impact) | Self::Duplicate(impact) => Some(impact),
-            Self::Conflict(_) => None,
+            Self::Conflict(_) | Self::Refused(_) => None,
         }
     }
 }
@@ -71,9 +76,9 @@ impl AppendOutcome {
         self.count(|a| matches!(a, Appended::Duplicate(_)))
     }
 
-    /// Trips skipped as conflicts.
-    pub fn conflicts(&self) -> usize {
-        self.count(|a| matches!(a, Appended::Conflict(_)))
+    /// Trips skipped: conflicts, and trips without factors.
+    pub fn skipped(&self) -> usize {
+        self.count(|a| matches!(a, Appended::Conflict(_) | Appended::Refused(_)))
     }
 
     fn count(&self, pred: impl Fn(&Appended) -> bool) -> usize {
@@ -81,35 +86,21 @@ impl AppendOutcome {
     }
 }
 
-/// How often a call re-plans after losing a race on the unique key before giving up.
-const MAX_ATTEMPTS: usize = 4;
-
-/// Appends `impacts` (all under one model version) and one `esg_calculated.v1` outbox row per
-/// new impact, in one transaction: one `UNNEST` insert per table on PostgreSQL, multi-row `INSERT`s
-/// on SQLite.
+/// Appends the signed trips of `prepared` (all under the model version of `context`) and one
+/// `esg_calculated.v1` outbox row per new impact, in one transaction: one `UNNEST` insert per
+/// table on PostgreSQL, multi-row `INSERT`s on SQLite.
 pub async fn append(
     db: &DatabaseConnection,
-    impacts: &[NewImpact],
+    prepared: &[Prepared],
+    context: &ComputeContext,
     policy: ConflictPolicy,
 ) -> Result<AppendOutcome, IngestError> {
-    if impacts.is_empty() {
+    if prepared.is_empty() {
         return Ok(AppendOutcome::default());
     }
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = match db.get_database_backend() {
-            DbBackend::Postgres => postgres::append(db, impacts, policy).await,
-            _ => sqlite::append(db, impacts, policy).await,
-        };
-        match result {
-            Ok(outcome) => return Ok(outcome),
-            Err(WriteError::UniqueViolation(err)) if attempt < MAX_ATTEMPTS => {
-                tracing::debug!(attempt, error = %err, "lost a race on (trip_id, model_version); re-planning");
-            }
-            Err(WriteError::UniqueViolation(err)) => return Err(IngestError::Database(err)),
-            Err(WriteError::Ingest(err)) => return Err(err),
-        }
+    match db.get_database_backend() {
+        DbBackend::Postgres => postgres::append(db, prepared, context, policy).await,
+        _ => sqlite::append(db, prepared, context, policy).await,
     }
 }
 
@@ -134,46 +125,16 @@ pub async fn find(
         })
 }
 
-/// Why one write attempt failed.
-enum WriteError {
-    /// Another transaction committed the same `(trip_id, model_version)` first.
-    UniqueViolation(DbErr),
-    /// Anything else, final.
-    Ingest(IngestError),
-}
-
-impl From<DbErr> for WriteError {
-    fn from(err: DbErr) -> Self {
-        if crate::db::is_unique_violation(&err) {
-            Self::UniqueViolation(err)
-        } else {
-            Self::Ingest(IngestError::Database(err))
-        }
-    }
-}
-
-impl From<IngestError> for WriteError {
-    fn from(err: IngestError) -> Self {
-        Self::Ingest(err)
-    }
-}
-
-impl From<sea_orm::sqlx::Error> for WriteError {
-    fn from(err: sea_orm::sqlx::Error) -> Self {
-        DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(err))).into()
-    }
-}
-
 /// A row of the ledger that cannot be encoded (a quantity beyond `i64` micro-units).
-fn encode_error(err: impl std::fmt::Display) -> WriteError {
-    WriteError::Ingest(IngestError::Database(DbErr::Custom(format!(
+fn encode_error(err: impl std::fmt::Display) -> IngestError {
+    IngestError::Database(DbErr::Custom(format!(
         "impact cannot be encoded as a ledger row: {err}"
-    ))))
+    )))
 }
 
 /// The `esg_calculated.v1` outbox row of a new impact: its data is the impact exactly as
 /// `GET /impact` returns it.
-fn calculated_event_row(impact: &Impact) -> Result<esg_outbox_events::ActiveModel, WriteError> {
+fn calculated_event_row(impact: &Impact) -> Result<esg_outbox_events::ActiveModel, IngestError> {
     let envelope = Envelope::with_canonical_data(
         ESG_CALCULATED_V1,
         impact.created_at,

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use greenos_entity::esg_impact_ledger::{Column, Entity};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use crate::ledger::compute::NewImpact;
+use crate::ledger::compute::{ComputeContext, Prepared};
+use crate::ledger::error::IngestError;
 use crate::ledger::impact::Impact;
 use crate::ledger::store::plan::plan;
 use crate::ledger::store::{
-    AppendOutcome, ConflictPolicy, WriteError, by_trip_id, calculated_event_row, encode_error,
+    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error,
 };
 use crate::outbox;
 
@@ -21,30 +22,30 @@ const ROWS_PER_STATEMENT: usize = 400;
 /// Appends in one immediate transaction.
 pub(super) async fn append(
     db: &DatabaseConnection,
-    impacts: &[NewImpact],
+    prepared: &[Prepared],
+    context: &ComputeContext,
     policy: ConflictPolicy,
-) -> Result<AppendOutcome, WriteError> {
+) -> Result<AppendOutcome, IngestError> {
     let txn = crate::db::begin_write(db).await?;
-    let model_version = impacts[0].event.model_version.as_str();
-    let mut trip_ids: Vec<&str> = impacts.iter().map(|i| i.event.trip_id.as_str()).collect();
+    let mut trip_ids: Vec<&str> = prepared.iter().map(Prepared::trip_id).collect();
     trip_ids.sort_unstable();
     trip_ids.dedup();
     let mut stored = Vec::new();
     for chunk in trip_ids.chunks(ROWS_PER_STATEMENT) {
         stored.extend(
             Entity::find()
-                .filter(Column::ModelVersion.eq(model_version))
+                .filter(Column::ModelVersion.eq(context.model_version()))
                 .filter(Column::TripId.is_in(chunk.iter().copied()))
                 .all(&txn)
                 .await?,
         );
     }
     let existing = by_trip_id(stored);
-    let plan = plan(impacts, &existing, policy)?;
+    let plan = plan(prepared, &existing, policy, context)?;
     let rows = plan
-        .to_insert
-        .iter()
-        .map(|&index| impacts[index].to_row(None))
+        .signed_to_insert(prepared)
+        .into_iter()
+        .map(|(_, impact)| impact.to_row(None))
         .collect::<Result<Vec<_>, _>>()
         .map_err(encode_error)?;
     let mut inserted: HashMap<String, Impact> = HashMap::with_capacity(rows.len());
@@ -56,12 +57,12 @@ pub(super) async fn append(
         }
     }
     let events = plan
-        .to_insert
-        .iter()
-        .filter_map(|&index| inserted.get(impacts[index].event.trip_id.as_str()))
+        .signed_to_insert(prepared)
+        .into_iter()
+        .filter_map(|(_, impact)| inserted.get(impact.event.trip_id.as_str()))
         .map(calculated_event_row)
         .collect::<Result<Vec<_>, _>>()?;
     outbox::insert_rows(&txn, events).await?;
     txn.commit().await?;
-    Ok(plan.finish(impacts, &existing, inserted)?)
+    plan.finish(prepared, &existing, context, inserted)
 }

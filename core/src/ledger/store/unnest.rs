@@ -4,12 +4,13 @@
 //! both paths write the same row.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sqlx::postgres::PgArguments;
+use sea_orm::sqlx::postgres::{PgArguments, PgRow};
 use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::{AssertSqlSafe, PgConnection};
 use sea_orm::{ActiveModelTrait, EntityName, EntityTrait, IdenStatic, Iterable, Value};
 
-use crate::ledger::store::{WriteError, encode_error};
+use crate::ledger::error::IngestError;
+use crate::ledger::store::encode_error;
 
 /// One column of the batch, typed for binding as a PostgreSQL array.
 enum ColumnArray {
@@ -20,7 +21,7 @@ enum ColumnArray {
 }
 
 impl ColumnArray {
-    fn for_value(value: &Value, capacity: usize) -> Result<ColumnArray, WriteError> {
+    fn for_value(value: &Value, capacity: usize) -> Result<ColumnArray, IngestError> {
         Ok(match value {
             Value::String(_) => Self::Text(Vec::with_capacity(capacity)),
             Value::BigInt(_) => Self::BigInt(Vec::with_capacity(capacity)),
@@ -30,7 +31,7 @@ impl ColumnArray {
         })
     }
 
-    fn push(&mut self, value: Value) -> Result<(), WriteError> {
+    fn push(&mut self, value: Value) -> Result<(), IngestError> {
         match (self, value) {
             (Self::Text(values), Value::String(v)) => values.push(v),
             (Self::BigInt(values), Value::BigInt(v)) => values.push(v),
@@ -63,13 +64,16 @@ impl ColumnArray {
     }
 }
 
-/// Inserts `rows` into their table with one statement; every row must set the same columns.
+/// Inserts `rows` into their table with one statement, `suffix` appended to it (an
+/// `ON CONFLICT` or `RETURNING` clause, or nothing); every row must set the same columns.
+/// Answers the rows the statement returns.
 pub(super) async fn insert_unnest<A: ActiveModelTrait>(
     conn: &mut PgConnection,
     rows: Vec<A>,
-) -> Result<(), WriteError> {
+    suffix: &'static str,
+) -> Result<Vec<PgRow>, IngestError> {
     let Some(first) = rows.first() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let columns: Vec<<A::Entity as EntityTrait>::Column> =
         <A::Entity as EntityTrait>::Column::iter()
@@ -104,16 +108,22 @@ pub(super) async fn insert_unnest<A: ActiveModelTrait>(
         .map(|(at, array)| format!("${}::{}", at + 1, array.sql_type()))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!("INSERT INTO \"{table}\" ({names}) SELECT * FROM UNNEST({params})");
+    let sql = format!("INSERT INTO \"{table}\" ({names}) SELECT * FROM UNNEST({params}){suffix}");
     // Only entity column names and numbered placeholders go into the text; values are bound.
     let mut query = sea_orm::sqlx::query(AssertSqlSafe(sql));
     for array in arrays {
         query = array.bind(query);
     }
-    query.execute(conn).await?;
-    Ok(())
+    query.fetch_all(conn).await.map_err(sqlx_error)
 }
 
-fn not_set(table: &str, column: &str) -> WriteError {
+/// A driver error, as the database error it is.
+pub(super) fn sqlx_error(err: sea_orm::sqlx::Error) -> IngestError {
+    IngestError::Database(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+        std::sync::Arc::new(err),
+    )))
+}
+
+fn not_set(table: &str, column: &str) -> IngestError {
     encode_error(format!("{table}.{column} is not set"))
 }

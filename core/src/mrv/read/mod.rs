@@ -50,6 +50,12 @@ struct Cursor {
 
 /// The export with id `export_id`, or `NotFound`.
 pub async fn get<C: ConnectionTrait>(db: &C, export_id: &str) -> Result<ExportRecord, MrvError> {
+    // Export ids are UUIDs: anything else (a NUL character, say) names no export.
+    if uuid::Uuid::parse_str(export_id).is_err() {
+        return Err(MrvError::NotFound {
+            export_id: export_id.chars().take(64).collect(),
+        });
+    }
     let row = Entity::find_by_id(export_id.to_owned())
         .one(db)
         .await?
@@ -129,7 +135,8 @@ fn decode_cursor(text: &str) -> Result<Cursor, MrvError> {
     BASE64_URL
         .decode(text)
         .ok()
-        .and_then(|json| serde_json::from_slice(&json).ok())
+        .and_then(|json| serde_json::from_slice::<Cursor>(&json).ok())
+        .filter(|cursor| uuid::Uuid::parse_str(&cursor.export_id).is_ok())
         .ok_or_else(|| MrvError::InvalidQuery {
             field: "cursor",
             reason: "not a cursor this list returned".to_owned(),
