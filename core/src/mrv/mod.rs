@@ -25,7 +25,7 @@ pub use read::artifact::ArtifactHeader;
 pub use read::csv::CSV_COLUMNS;
 pub(crate) use read::csv::write_csv;
 pub use read::walk::for_each_impact;
-pub use read::{DEFAULT_PAGE_SIZE, ExportPage, MAX_PAGE_SIZE, PayloadReader};
+pub use read::{DEFAULT_PAGE_SIZE, ExportCursor, ExportPage, MAX_PAGE_SIZE, PayloadReader};
 pub(crate) use read::{chunk, get, list, payload_reader};
 pub use record::ExportRecord;
 pub use verify::consistency::{PAYLOAD_MEMBERS, ProofReport};

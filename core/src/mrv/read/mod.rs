@@ -40,12 +40,21 @@ pub struct ExportPage {
     pub next_cursor: Option<String>,
 }
 
-/// The position after which the next page starts.
-#[derive(Debug, Serialize, Deserialize)]
+/// The position after which the next page of the export list starts, as the opaque text a
+/// client holds.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Cursor {
+pub struct ExportCursor {
     created_at: UtcMicros,
     export_id: String,
+}
+
+impl ExportCursor {
+    /// Decodes a cursor a list returned; anything else (tampered, foreign, holding text no
+    /// export id has) is `GREENOS_VALIDATION_FAILED` on `cursor`.
+    pub fn decode(text: &str) -> Result<ExportCursor, MrvError> {
+        decode_cursor(text)
+    }
 }
 
 /// The export with id `export_id`, or `NotFound`.
@@ -114,7 +123,7 @@ pub async fn list<C: ConnectionTrait>(
     let more = exports.len() as u64 > limit;
     exports.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = match (more, exports.last()) {
-        (true, Some(last)) => Some(encode_cursor(&Cursor {
+        (true, Some(last)) => Some(encode_cursor(&ExportCursor {
             created_at: last.created_at,
             export_id: last.export_id.clone(),
         })?),
@@ -126,16 +135,16 @@ pub async fn list<C: ConnectionTrait>(
     })
 }
 
-fn encode_cursor(cursor: &Cursor) -> Result<String, MrvError> {
+fn encode_cursor(cursor: &ExportCursor) -> Result<String, MrvError> {
     let json = serde_json::to_vec(cursor).map_err(|e| MrvError::Storage(e.to_string()))?;
     Ok(BASE64_URL.encode(json))
 }
 
-fn decode_cursor(text: &str) -> Result<Cursor, MrvError> {
+fn decode_cursor(text: &str) -> Result<ExportCursor, MrvError> {
     BASE64_URL
         .decode(text)
         .ok()
-        .and_then(|json| serde_json::from_slice::<Cursor>(&json).ok())
+        .and_then(|json| serde_json::from_slice::<ExportCursor>(&json).ok())
         .filter(|cursor| uuid::Uuid::parse_str(&cursor.export_id).is_ok())
         .ok_or_else(|| MrvError::InvalidQuery {
             field: "cursor",
