@@ -10,7 +10,11 @@ use libfuzzer_sys::fuzz_target;
 
 fn check(trip: &ValidatedTrip) {
     let km = trip.distance_km.value().to_string();
-    let whole: u32 = km.split('.').next().and_then(|w| w.parse().ok()).unwrap_or(u32::MAX);
+    let whole: u32 = km
+        .split('.')
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(u32::MAX);
     assert!(km != "0.000000" && whole <= 10_000, "distance {km}");
     assert!(trip.event_timestamp >= UtcMicros::earliest_trip());
     for id in [&trip.trip_id, &trip.user_id, &trip.vehicle_id] {
