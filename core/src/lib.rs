@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod mrv;
 /// The transactional outbox: versioned event envelopes written with the change that caused them.
 pub mod outbox;
+/// Relay page requests shared by every list.
+pub mod page;
 /// Canonical JSON, exact decimals and timestamps, hashes, keyrings and signatures (SPEC §5, §6).
 pub mod proof;
 /// Where the critical secrets come from (env, Vault KV v2, KMS) and whether they are fit for use.

@@ -160,6 +160,14 @@ pub enum ImpactError {
         /// Every flag of the verification.
         verification: Box<TripVerification>,
     },
+    /// A list was asked for with an argument it cannot take (a foreign cursor, a page too large).
+    #[error("Invalid {field}: {reason}.")]
+    InvalidQuery {
+        /// The offending argument.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// The database failed.
     #[error("ledger database error")]
     Database(#[from] DbErr),
@@ -171,6 +179,7 @@ impl DomainError for ImpactError {
             Self::NotFound { .. } => ErrorCode::ImpactNotFound,
             Self::Tampered { .. } => ErrorCode::PayloadTampered,
             Self::InvalidSignature { .. } => ErrorCode::InvalidSignature,
+            Self::InvalidQuery { .. } => ErrorCode::ValidationFailed,
             Self::Database(err) => crate::db::error_code(err),
         }
     }
@@ -184,6 +193,7 @@ impl DomainError for ImpactError {
             Self::Tampered { verification } | Self::InvalidSignature { verification } => {
                 serde_json::to_value(verification).unwrap_or_else(|_| json!({}))
             }
+            Self::InvalidQuery { field, reason } => json!({"field": field, "reason": reason}),
             Self::Database(_) => json!({}),
         }
     }

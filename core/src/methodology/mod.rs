@@ -25,7 +25,7 @@ use crate::proof::{CountryFactors, MethodologyHashInput, Sha256Hex, UtcMicros, m
 pub use draft::{DraftFactors, MethodologyDraft, ValidatedDraft, is_version_name};
 pub use error::MethodologyError;
 pub(crate) use lifecycle::{activate, bootstrap_if_empty, create};
-pub(crate) use store::{active, get, list};
+pub(crate) use store::{active, by_versions, get, list};
 
 /// Where a methodology version is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -34,6 +34,23 @@ pub async fn get<C: ConnectionTrait>(
         .transpose()
 }
 
+/// The versions of `versions` that exist, in one query.
+pub async fn by_versions<C: ConnectionTrait>(
+    db: &C,
+    versions: &[String],
+) -> Result<Vec<Methodology>, MethodologyError> {
+    if versions.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::MethodologyVersion.is_in(versions.iter().cloned()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
 /// Every version, newest first.
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<Methodology>, MethodologyError> {
     Entity::find()

@@ -6,10 +6,12 @@ use std::time::Instant;
 use crate::context::RequestContext;
 use crate::ledger::{
     self, AppendOutcome, BodyFormat, ComputeContext, ConflictPolicy, Identifier, Impact,
-    ImpactError, IngestError, TripVerification, TripsBody, ValidatedTrip,
+    ImpactError, ImpactFilter, ImpactOrder, ImpactPage, IngestError, TotalsGroup, TotalsRow,
+    TripVerification, TripsBody, ValidatedTrip,
 };
 use crate::methodology::{self, MethodologyError};
 use crate::metrics::VerificationKind;
+use crate::page::PageRequest;
 use crate::proof::UtcMicros;
 use crate::services::Services;
 use crate::services::bulk::BulkIngest;
@@ -143,6 +145,45 @@ impl<'a> LedgerService<'a> {
             );
         }
         result
+    }
+
+    /// One page of the impacts matching `filter`, in `order`, by keyset cursors.
+    pub async fn impacts(
+        &self,
+        filter: &ImpactFilter,
+        order: ImpactOrder,
+        page: &PageRequest,
+    ) -> Result<ImpactPage, ImpactError> {
+        ledger::impacts(self.services.database(), filter, order, page).await
+    }
+
+    /// How many impacts match `filter`.
+    pub async fn count_impacts(&self, filter: &ImpactFilter) -> Result<u64, ImpactError> {
+        ledger::count(self.services.database(), filter).await
+    }
+
+    /// Exact totals of the impacts matching `filter`, grouped by `group_by`, each `trip_id`
+    /// counted once (its latest row) unless the filter names a model version.
+    pub async fn totals(
+        &self,
+        filter: &ImpactFilter,
+        group_by: &[TotalsGroup],
+    ) -> Result<Vec<TotalsRow>, ImpactError> {
+        ledger::totals(self.services.database(), filter, group_by).await
+    }
+
+    /// The impacts of several `(trip_id, model_version)` keys in one query (for batch loaders);
+    /// keys that cannot name an impact are skipped.
+    pub async fn impacts_by_keys(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<Impact>, ImpactError> {
+        let valid: Vec<(String, String)> = keys
+            .iter()
+            .filter(|(trip_id, model_version)| check_trip_id(trip_id, Some(model_version)).is_ok())
+            .cloned()
+            .collect();
+        ledger::by_keys(self.services.database(), &valid).await
     }
 
     /// The computation context of the ACTIVE methodology; there is never a fallback.

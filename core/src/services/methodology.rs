@@ -91,6 +91,19 @@ impl<'a> MethodologyService<'a> {
             .ok_or(MethodologyError::NoActive)
     }
 
+    /// The versions named in `versions` that exist (for batch loaders), in one query.
+    pub async fn by_versions(
+        &self,
+        versions: &[String],
+    ) -> Result<Vec<Methodology>, MethodologyError> {
+        let valid: Vec<String> = versions
+            .iter()
+            .filter(|v| methodology::is_version_name(v))
+            .cloned()
+            .collect();
+        methodology::by_versions(self.services.database(), &valid).await
+    }
+
     /// Every version, newest first.
     pub async fn list(&self) -> Result<Vec<Methodology>, MethodologyError> {
         methodology::list(self.services.database()).await

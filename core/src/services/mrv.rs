@@ -9,9 +9,10 @@ use tokio::sync::mpsc;
 use crate::context::RequestContext;
 use crate::methodology;
 use crate::mrv::{
-    self, ArtifactHeader, DEFAULT_PAGE_SIZE, ExportPage, ExportRecord, ExportVerification,
-    ExportWindow, MrvError,
+    self, ArtifactHeader, DEFAULT_PAGE_SIZE, ExportImpactPage, ExportPage, ExportRecord,
+    ExportVerification, ExportWindow, MrvError, Period,
 };
+use crate::page::PageRequest;
 use crate::proof::UtcMicros;
 use crate::services::Services;
 
@@ -61,18 +62,30 @@ impl<'a> MrvService<'a> {
         mrv::get(self.services.database(), export_id).await
     }
 
-    /// Exports newest first, `limit` at a time (default 50) after the page's `cursor`.
+    /// Exports newest first (of one `period` when given), `limit` at a time (default 50)
+    /// after the page's `cursor`.
     pub async fn list(
         &self,
+        period: Option<Period>,
         limit: Option<u64>,
         cursor: Option<&str>,
     ) -> Result<ExportPage, MrvError> {
         mrv::list(
             self.services.database(),
+            period,
             limit.unwrap_or(DEFAULT_PAGE_SIZE),
             cursor,
         )
         .await
+    }
+
+    /// The `non_double_counting_proof` block of the export's payload, read from its chunks.
+    pub async fn proof(&self, export_id: &str) -> Result<serde_json::Value, MrvError> {
+        let record = self.export(export_id).await?;
+        let reader = mrv::payload_reader(self.services.database().clone(), &record);
+        tokio::task::spawn_blocking(move || mrv::payload_proof(reader))
+            .await
+            .map_err(|e| MrvError::Task(e.to_string()))?
     }
 
     /// Re-hashes the stored chunks and checks both signatures and the methodology binding.
@@ -143,6 +156,21 @@ impl<'a> MrvService<'a> {
         Ok(Box::pin(stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         })))
+    }
+
+    /// One page of exactly the impacts the export holds, in payload order, read from its
+    /// stored payload (late trips of the window are not in it, and are not listed).
+    pub async fn export_impacts(
+        &self,
+        export_id: &str,
+        page: &PageRequest,
+    ) -> Result<ExportImpactPage, MrvError> {
+        let record = self.export(export_id).await?;
+        let reader = mrv::payload_reader(self.services.database().clone(), &record);
+        let page = page.clone();
+        tokio::task::spawn_blocking(move || mrv::page_of_payload(reader, &page))
+            .await
+            .map_err(|e| MrvError::Task(e.to_string()))?
     }
 
     fn record(&self, ctx: &RequestContext, result: &Result<ExportVerification, MrvError>) {

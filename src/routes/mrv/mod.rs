@@ -86,7 +86,7 @@ pub async fn list(
 ) -> Result<Json<ExportPage>, ApiError> {
     let page = services
         .mrv()
-        .list(query.limit, query.cursor.as_deref())
+        .list(None, query.limit, query.cursor.as_deref())
         .await?;
     Ok(Json(page))
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod artifact;
 pub(crate) mod csv;
+pub(crate) mod page;
 pub(crate) mod walk;
 
 use std::io::{self, Read};
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::mrv::error::MrvError;
-use crate::mrv::period::ExportWindow;
+use crate::mrv::period::{ExportWindow, Period};
 use crate::mrv::record::ExportRecord;
 use crate::proof::UtcMicros;
 
@@ -90,6 +91,7 @@ pub async fn find_by_window<C: ConnectionTrait>(
 /// A page of at most `limit` exports (1 to [`MAX_PAGE_SIZE`]), after `cursor` when given.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
+    period: Option<Period>,
     limit: u64,
     cursor: Option<&str>,
 ) -> Result<ExportPage, MrvError> {
@@ -99,7 +101,11 @@ pub async fn list<C: ConnectionTrait>(
             reason: format!("must be between 1 and {MAX_PAGE_SIZE}"),
         });
     }
-    let mut query = Entity::find()
+    let mut query = Entity::find();
+    if let Some(period) = period {
+        query = query.filter(Column::Period.eq(period.as_str()));
+    }
+    let mut query = query
         .order_by_desc(Column::CreatedAt)
         .order_by_desc(Column::ExportId)
         .limit(limit + 1);

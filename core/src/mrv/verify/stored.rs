@@ -80,3 +80,26 @@ fn hash_and_scan(
         binding,
     )
 }
+
+/// The `non_double_counting_proof` member of a stored payload, read as the payload streams;
+/// use on a blocking thread.
+pub(crate) fn payload_proof(
+    mut reader: read::PayloadReader,
+) -> Result<serde_json::Value, MrvError> {
+    /// A proof larger than this is not answered (one listing millions of duplicates).
+    const MAX_MEMBER_BYTES: usize = 64 * 1024 * 1024;
+    const MEMBER: &str = "non_double_counting_proof";
+    let mut scan = TopLevelCapture::new(&[MEMBER], MAX_MEMBER_BYTES);
+    let mut buffer = vec![0; READ_BYTES];
+    loop {
+        match reader.read(&mut buffer)? {
+            0 => break,
+            n => scan.feed(&buffer[..n]),
+        }
+    }
+    let bytes = scan
+        .finish()
+        .remove(MEMBER)
+        .ok_or_else(|| MrvError::Storage(format!("stored payload: no {MEMBER} member")))?;
+    serde_json::from_slice(&bytes).map_err(|e| MrvError::Storage(format!("stored payload: {e}")))
+}
