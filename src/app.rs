@@ -8,6 +8,7 @@ use anyhow::Context;
 use axum::extract::FromRef;
 use greenos_core::metrics::Metrics;
 use greenos_core::services::{ServiceSettings, Services};
+use greenos_graphql::{Graphql, build_schema};
 
 use crate::config::Config;
 use crate::db;
@@ -19,6 +20,8 @@ pub struct App {
     pub config: Config,
     /// The use cases (database, signer, metrics).
     pub services: Services,
+    /// The GraphQL schema over the same services.
+    pub graphql: Graphql,
     /// The Redis client (connections are made on demand; Redis may be down).
     pub redis: redis::Client,
     /// Keyrings, API tokens and the secret provider.
@@ -69,11 +72,13 @@ impl AppState {
             .start(&config.methodology)
             .await
             .context("cannot bootstrap the methodology registry")?;
+        let graphql = build_schema(services.clone(), config.graphql);
         let redis = redis::Client::open(config.redis.url.as_str())
             .context("invalid configuration: GREENOS_REDIS_URL is not a Redis URL")?;
         Ok(Self(Arc::new(App {
             config,
             services,
+            graphql,
             redis,
             security,
         })))

@@ -3,7 +3,7 @@
 //! the [`crate::extract::Caller`] extractor.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use greenos_core::auth::{AuthContext, AuthError, Scope};
@@ -12,12 +12,11 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 /// Who is calling, from the `Authorization` header (auth off when no tokens are configured).
-pub fn authenticate(state: &AppState, request: &Request) -> AuthContext {
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthContext {
     let Some(tokens) = &state.security.tokens else {
         return AuthContext::Disabled;
     };
-    let header_value = request
-        .headers()
+    let header_value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     match tokens.authenticate(header_value) {
@@ -34,7 +33,7 @@ pub async fn require_scope(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let auth = authenticate(&state, &request);
+    let auth = authenticate(&state, request.headers());
     match auth.require(scope) {
         Ok(()) => {
             tracing::debug!(actor = %auth.actor(), scope = %scope, "authorised");

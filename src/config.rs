@@ -101,6 +101,9 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
 }
 
+/// GraphQL settings.
+pub use greenos_graphql::GraphqlSettings;
+
 /// Database settings.
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
@@ -171,6 +174,8 @@ pub struct Config {
     pub methodology: ValidatedDraft,
     /// Ingestion.
     pub ingest: IngestConfig,
+    /// `GREENOS_GRAPHQL_*`.
+    pub graphql: GraphqlSettings,
 }
 
 impl Config {
@@ -242,6 +247,7 @@ impl Config {
             data_dir: PathBuf::from(vars.string("GREENOS_DATA_DIR")),
             methodology: methodology::methodology_settings(vars)?,
             ingest: ingest_config(vars)?,
+            graphql: graphql_config(vars)?,
         })
     }
 }
@@ -259,6 +265,41 @@ fn seconds(vars: &Vars, var: &'static str) -> Result<Duration, ConfigError> {
             got: Some(value.to_string()),
         })
     }
+}
+
+fn graphql_config(vars: &Vars) -> Result<GraphqlSettings, ConfigError> {
+    let environment: Environment = vars.parse_with("GREENOS_ENV")?;
+    let introspection = match vars.optional("GREENOS_GRAPHQL_INTROSPECTION").as_deref() {
+        None => environment != Environment::Production,
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(ConfigError {
+                var: "GREENOS_GRAPHQL_INTROSPECTION",
+                expected: "true or false".to_owned(),
+                got: Some(other.to_owned()),
+            });
+        }
+    };
+    let bounded = |var: &'static str, range: std::ops::RangeInclusive<usize>| {
+        let expected = format!("a whole number from {} to {}", range.start(), range.end());
+        let value: usize = vars.parse(var, &expected)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                var,
+                expected,
+                got: Some(value.to_string()),
+            })
+        }
+    };
+    Ok(GraphqlSettings {
+        max_depth: bounded("GREENOS_GRAPHQL_MAX_DEPTH", 2..=64)?,
+        max_complexity: bounded("GREENOS_GRAPHQL_MAX_COMPLEXITY", 10..=1_000_000)?,
+        max_query_bytes: bounded("GREENOS_GRAPHQL_MAX_QUERY_BYTES", 1024..=1_048_576)?,
+        introspection,
+    })
 }
 
 fn ingest_config(vars: &Vars) -> Result<IngestConfig, ConfigError> {

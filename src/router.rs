@@ -34,7 +34,12 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/greenos-public-key",
             get(routes::keys::public_key),
         )
-        .route("/api/v2/esg/public-keys", get(routes::keys::public_keys));
+        .route("/api/v2/esg/public-keys", get(routes::keys::public_keys))
+        // Each GraphQL field asks for its own scope; public keys stay public, as in REST.
+        .route(
+            "/graphql",
+            get(routes::graphql::graphql).post(routes::graphql::graphql),
+        );
     let read = Router::new()
         .route("/metrics", get(routes::metrics::metrics))
         .route("/api/v2/esg/impact/{trip_id}", get(routes::impact::impact))

@@ -37,6 +37,7 @@ error_codes! {
     InvalidRequest => ("GREENOS_INVALID_REQUEST", 400),
     InvalidJson => ("GREENOS_INVALID_JSON", 400),
     ValidationFailed => ("GREENOS_VALIDATION_FAILED", 422),
+    GraphqlQueryRefused => ("GREENOS_GRAPHQL_QUERY_REFUSED", 400),
     UnsupportedMediaType => ("GREENOS_UNSUPPORTED_MEDIA_TYPE", 415),
     PayloadTooLarge => ("GREENOS_PAYLOAD_TOO_LARGE", 413),
     RequestTimeout => ("GREENOS_REQUEST_TIMEOUT", 408),

@@ -38,6 +38,9 @@ pub struct Metrics {
     pub http_requests_total: IntCounterVec,
     /// `greenos_http_request_duration_seconds{method,route}`.
     pub http_request_duration_seconds: HistogramVec,
+    /// `greenos_graphql_request_duration_seconds{operation,root_field}`: GraphQL latency by
+    /// operation type (`query`, `mutation`) and the first root field.
+    pub graphql_request_duration_seconds: HistogramVec,
     /// `greenos_http_timeouts_total{phase}`: connections closed because a client sent its
     /// request head (`header`) or body (`body`) too slowly.
     pub http_timeouts_total: IntCounterVec,
@@ -76,6 +79,15 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["method", "route"],
         )?;
+        let graphql_request_duration_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "greenos_graphql_request_duration_seconds",
+                "GraphQL request latency in seconds, by operation type and root field.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["operation", "root_field"],
+        )?;
+        registry.register(Box::new(graphql_request_duration_seconds.clone()))?;
         let http_timeouts_total = IntCounterVec::new(
             Opts::new(
                 "greenos_http_timeouts_total",
@@ -136,6 +148,7 @@ impl Metrics {
             registry,
             http_requests_total,
             http_request_duration_seconds,
+            graphql_request_duration_seconds,
             http_timeouts_total,
             mrv_methodology_version_active,
             ingest_trips_total,

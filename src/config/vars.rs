@@ -34,6 +34,10 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_VAULT_PATH", Some("greenos")),
     ("GREENOS_VAULT_TIMEOUT_MS", Some("5000")),
     ("GREENOS_MODEL_VERSION", Some("co2-v1")),
+    ("GREENOS_GRAPHQL_MAX_DEPTH", Some("15")),
+    ("GREENOS_GRAPHQL_MAX_COMPLEXITY", Some("50000")),
+    ("GREENOS_GRAPHQL_MAX_QUERY_BYTES", Some("65536")),
+    ("GREENOS_GRAPHQL_INTROSPECTION", None),
     ("GREENOS_MAX_FUTURE_SKEW_S", Some("300")),
     (
         "GREENOS_MRV_METHODOLOGY_VERSION",

@@ -5,6 +5,7 @@ mod correlation;
 mod credentials;
 mod helpers;
 
+mod graphql;
 mod health;
 mod hostile;
 mod impact;

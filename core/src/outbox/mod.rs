@@ -3,8 +3,11 @@
 //! relay's job, not this module's.
 
 mod envelope;
+mod stats;
 mod store;
 
 pub use envelope::{AUDIT_GENERATED_V1, ESG_CALCULATED_V1, Envelope};
+pub(crate) use stats::stats;
+pub use stats::{OutboxStats, TopicCount};
 pub use store::OutboxStatus;
 pub(crate) use store::{insert_rows, pending_row};

@@ -11,6 +11,7 @@ mod keys;
 mod ledger;
 mod methodology;
 mod mrv;
+mod outbox;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use keys::{KeyService, PublicKeys};
 pub use ledger::{IngestReply, LedgerService};
 pub use methodology::MethodologyService;
 pub use mrv::{ArtifactDownload, ByteStream, MrvService};
+pub use outbox::{OutboxError, OutboxService};
 
 /// The settings the use cases need, read once by the composition root.
 #[derive(Clone, Debug)]
@@ -84,6 +86,11 @@ impl Services {
     /// The methodology registry.
     pub fn methodology(&self) -> MethodologyService<'_> {
         MethodologyService::new(self)
+    }
+
+    /// The transactional outbox.
+    pub fn outbox(&self) -> OutboxService<'_> {
+        OutboxService::new(self)
     }
 
     /// The public Ed25519 keys.

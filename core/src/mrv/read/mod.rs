@@ -51,6 +51,20 @@ pub struct ExportCursor {
 }
 
 impl ExportCursor {
+    /// The position just after `record` in the list.
+    pub fn of(record: &ExportRecord) -> ExportCursor {
+        ExportCursor {
+            created_at: record.created_at,
+            export_id: record.export_id.clone(),
+        }
+    }
+
+    /// The opaque text a client holds.
+    pub fn encode(&self) -> String {
+        // A timestamp and a string always serialise.
+        BASE64_URL.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
     /// Decodes a cursor a list returned; anything else (tampered, foreign, holding text no
     /// export id has) is `GREENOS_VALIDATION_FAILED` on `cursor`.
     pub fn decode(text: &str) -> Result<ExportCursor, MrvError> {
@@ -129,21 +143,13 @@ pub async fn list<C: ConnectionTrait>(
     let more = exports.len() as u64 > limit;
     exports.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = match (more, exports.last()) {
-        (true, Some(last)) => Some(encode_cursor(&ExportCursor {
-            created_at: last.created_at,
-            export_id: last.export_id.clone(),
-        })?),
+        (true, Some(last)) => Some(ExportCursor::of(last).encode()),
         _ => None,
     };
     Ok(ExportPage {
         exports,
         next_cursor,
     })
-}
-
-fn encode_cursor(cursor: &ExportCursor) -> Result<String, MrvError> {
-    let json = serde_json::to_vec(cursor).map_err(|e| MrvError::Storage(e.to_string()))?;
-    Ok(BASE64_URL.encode(json))
 }
 
 fn decode_cursor(text: &str) -> Result<ExportCursor, MrvError> {

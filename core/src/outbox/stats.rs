@@ -1,0 +1,66 @@
+//! What the outbox table holds: counts by topic and status, and how long the oldest pending
+//! event has waited.
+
+use greenos_entity::esg_outbox_events::{Column, Entity};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
+use serde::Serialize;
+
+use crate::outbox::OutboxStatus;
+use crate::proof::UtcMicros;
+
+/// Events of one topic in one status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, FromQueryResult)]
+pub struct TopicCount {
+    /// The stream the events go to.
+    pub topic: String,
+    /// `PENDING`, `PUBLISHED` or `FAILED`.
+    pub status: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// The outbox at a glance.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutboxStats {
+    /// Counts by topic and status, sorted.
+    pub counts: Vec<TopicCount>,
+    /// Seconds the oldest `PENDING` event has waited; `null` when none waits.
+    pub oldest_pending_age_seconds: Option<f64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Oldest {
+    oldest: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Reads the counts and the oldest pending event.
+pub(crate) async fn stats<C: ConnectionTrait>(db: &C) -> Result<OutboxStats, DbErr> {
+    let mut counts = Entity::find()
+        .select_only()
+        .column(Column::Topic)
+        .column(Column::Status)
+        .column_as(Expr::col(Column::EventId).count(), "count")
+        .group_by(Column::Topic)
+        .group_by(Column::Status)
+        .into_model::<TopicCount>()
+        .all(db)
+        .await?;
+    counts.sort_by(|a, b| (&a.topic, &a.status).cmp(&(&b.topic, &b.status)));
+    let oldest = Entity::find()
+        .select_only()
+        .column_as(Expr::col(Column::CreatedAt).min(), "oldest")
+        .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+        .into_model::<Oldest>()
+        .one(db)
+        .await?
+        .and_then(|row| row.oldest);
+    let now = UtcMicros::now().as_datetime();
+    Ok(OutboxStats {
+        counts,
+        oldest_pending_age_seconds: oldest
+            .map(|at| (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6),
+    })
+}

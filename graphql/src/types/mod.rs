@@ -1,0 +1,10 @@
+//! The schema's own types, one file per domain: never derived on sea-orm models, each a view
+//! over a core type.
+
+pub mod export;
+pub mod impact;
+pub mod keys;
+pub mod methodology;
+pub mod outbox;
+pub mod page;
+pub mod totals;

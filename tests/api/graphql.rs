@@ -1,0 +1,8 @@
+//! The dashboard client's view (SPEC §15): every query and mutation, parity with REST, keyset
+//! pagination, exact totals, scopes, limits and bad input — on both backends.
+
+mod fixtures;
+mod limits;
+mod pages;
+mod parity;
+mod scopes;
