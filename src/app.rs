@@ -51,13 +51,15 @@ impl AppState {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Secrets first: a misconfigured production process stops before touching anything.
         let security = Security::load(&config).await?;
-        let db = db::connect(&config.database)
+        let mut db = db::connect(&config.database)
             .await
             .context("cannot open the database (GREENOS_DATABASE_URL)")?;
         db::migrate(&db)
             .await
             .context("cannot apply the database migrations")?;
         let metrics = Metrics::new().context("cannot register the metrics")?;
+        let statements = metrics.clone();
+        db.set_metric_callback(move |info| statements.record_statement(info.elapsed, info.failed));
         let services = Services::new(
             db,
             Arc::clone(&security.signer),

@@ -1,8 +1,8 @@
 //! The metrics GreenOS exports, registered in a registry the application owns (no globals).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
@@ -41,6 +41,11 @@ pub struct Metrics {
     /// `greenos_graphql_request_duration_seconds{operation,root_field}`: GraphQL latency by
     /// operation type (`query`, `mutation`) and the first root field.
     pub graphql_request_duration_seconds: HistogramVec,
+    /// `greenos_db_statements_total{outcome}`: SQL statements sent through the ORM (`ok` or
+    /// `error`).
+    pub db_statements_total: IntCounterVec,
+    /// `greenos_db_statement_duration_seconds`: their latency.
+    pub db_statement_duration_seconds: Histogram,
     /// `greenos_http_timeouts_total{phase}`: connections closed because a client sent its
     /// request head (`header`) or body (`body`) too slowly.
     pub http_timeouts_total: IntCounterVec,
@@ -88,6 +93,25 @@ impl Metrics {
             &["operation", "root_field"],
         )?;
         registry.register(Box::new(graphql_request_duration_seconds.clone()))?;
+        let db_statements_total = IntCounterVec::new(
+            Opts::new(
+                "greenos_db_statements_total",
+                "SQL statements sent through the ORM, by outcome (ok, error).",
+            ),
+            &["outcome"],
+        )?;
+        for outcome in ["ok", "error"] {
+            db_statements_total.with_label_values(&[outcome]);
+        }
+        let db_statement_duration_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "greenos_db_statement_duration_seconds",
+                "Latency of SQL statements sent through the ORM, in seconds.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(db_statements_total.clone()))?;
+        registry.register(Box::new(db_statement_duration_seconds.clone()))?;
         let http_timeouts_total = IntCounterVec::new(
             Opts::new(
                 "greenos_http_timeouts_total",
@@ -149,6 +173,8 @@ impl Metrics {
             http_requests_total,
             http_request_duration_seconds,
             graphql_request_duration_seconds,
+            db_statements_total,
+            db_statement_duration_seconds,
             http_timeouts_total,
             mrv_methodology_version_active,
             ingest_trips_total,
@@ -171,6 +197,14 @@ impl Metrics {
                 .with_label_values(&[result])
                 .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
         }
+    }
+
+    /// Counts one SQL statement and its latency.
+    pub fn record_statement(&self, elapsed: std::time::Duration, failed: bool) {
+        let outcome = if failed { "error" } else { "ok" };
+        self.db_statements_total.with_label_values(&[outcome]).inc();
+        self.db_statement_duration_seconds
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts one connection closed for slowness in `phase` (`header` or `body`).

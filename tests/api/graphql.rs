@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod limits;
+mod loaders;
 mod pages;
 mod parity;
 mod scopes;
