@@ -19,6 +19,7 @@ use greenos_core::auth::Scope;
 use greenos_core::services::Services;
 
 use crate::app::AppState;
+use crate::config::Environment;
 use crate::context::{REQUEST_ID_HEADER, normalise_request_id};
 use crate::error::{ApiError, code_for_status, envelope};
 use crate::routes;
@@ -38,8 +39,13 @@ pub fn router(state: AppState) -> Router {
         // Each GraphQL field asks for its own scope; public keys stay public, as in REST.
         .route(
             "/graphql",
-            get(routes::graphql::graphql).post(routes::graphql::graphql),
+            get(routes::graphql::get).post(routes::graphql::graphql),
         );
+    let public = if state.config.environment == Environment::Dev {
+        public.route("/graphql/assets/{file}", get(routes::graphiql::asset))
+    } else {
+        public
+    };
     let read = Router::new()
         .route("/metrics", get(routes::metrics::metrics))
         .route("/api/v2/esg/impact/{trip_id}", get(routes::impact::impact))

@@ -5,15 +5,39 @@
 use std::time::Instant;
 
 use async_graphql::parser::types::{OperationType, Selection};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use greenos_core::context::RequestContext;
 use greenos_core::error_code::{ErrorCode, PublicError};
 
+use axum::response::{IntoResponse, Response};
+
 use crate::app::AppState;
 use crate::auth::authenticate;
+use crate::config::Environment;
 use crate::context::Caller;
+use crate::routes::graphiql;
+
+/// `GET /graphql`: GraphiQL for a browser in `dev`, otherwise a query in the URL.
+pub async fn get(
+    state: State<AppState>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    if state.config.environment == Environment::Dev && graphiql::wants_page(&headers) {
+        return graphiql::page();
+    }
+    match request {
+        Ok(request) => graphql(state, caller, method, headers, request)
+            .await
+            .into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}
 
 /// Runs one GraphQL request.
 pub async fn graphql(

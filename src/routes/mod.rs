@@ -1,5 +1,6 @@
 //! REST routes, one file per area.
 
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod impact;

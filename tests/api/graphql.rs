@@ -2,6 +2,7 @@
 //! pagination, exact totals, scopes, limits and bad input — on both backends.
 
 mod fixtures;
+mod graphiql;
 mod limits;
 mod loaders;
 mod pages;

@@ -299,6 +299,19 @@ impl TestApp {
         self._test_db.dir().join("data")
     }
 
+    /// `GET path` as text, with an `Accept` header.
+    pub async fn get_text_accepting(&self, path: &str, accept: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
     /// `GET path` as text.
     pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
         let response = self
