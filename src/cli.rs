@@ -27,8 +27,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the REST API (migrates the database first). Events wait in the outbox table: no
-    /// background job runs yet.
+    /// Run the REST API and GraphQL (migrates the database first). Events wait in the outbox
+    /// table: no background job runs yet.
     Serve {
         /// Which part of the service this process runs.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -61,9 +61,9 @@ pub enum Command {
 /// What a `serve` process runs, so operators can split API replicas from workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Role {
-    /// Everything this process can run: today the REST API.
+    /// Everything this process can run: today the REST API and GraphQL.
     All,
-    /// The REST API.
+    /// The REST API and GraphQL.
     Api,
     /// The background jobs; none exists yet, so this role migrates, logs it and waits.
     Worker,
