@@ -5,6 +5,7 @@
 
 mod cpu;
 mod export;
+mod graphql;
 mod measure;
 mod seed;
 
@@ -34,6 +35,8 @@ pub enum BenchTarget {
     Ingest(BenchIngestArgs),
     /// MRV export build time and peak memory at growing sizes, and verify latency.
     Export(export::BenchExportArgs),
+    /// Dashboard GraphQL queries on a large ledger: pages, totals, the export list.
+    Graphql(graphql::BenchGraphqlArgs),
 }
 
 /// The database a benchmark runs against.
@@ -77,6 +80,7 @@ pub async fn run(vars: Vars, args: &BenchArgs) -> anyhow::Result<()> {
     match &args.target {
         BenchTarget::Ingest(ingest) => run_ingest(vars, ingest).await,
         BenchTarget::Export(export) => export::run(vars, export).await,
+        BenchTarget::Graphql(graphql) => graphql::run(vars, graphql).await,
     }
 }
 
