@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v2/esg/internal/secrets/status",
             get(routes::secrets::status),
         )
+        .route("/api/v2/esg/outbox/stats", get(routes::outbox::stats))
         .route(
             "/api/v2/esg/mrv/methodology",
             post(routes::methodology::create),

@@ -8,5 +8,6 @@ pub mod keys;
 pub mod methodology;
 pub mod metrics;
 pub mod mrv;
+pub mod outbox;
 pub mod secrets;
 pub mod trips;

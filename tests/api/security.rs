@@ -20,6 +20,7 @@ on_both_backends!(
 pub const PROTECTED_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/metrics", "read"),
     ("GET", "/api/v2/esg/internal/secrets/status", "admin"),
+    ("GET", "/api/v2/esg/outbox/stats", "admin"),
     ("POST", "/api/v2/esg/trips", "ingest"),
     ("GET", "/api/v2/esg/impact/no-such-trip", "read"),
     ("GET", "/api/v2/esg/verify/no-such-trip", "read"),

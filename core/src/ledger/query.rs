@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
 use greenos_entity::esg_impact_ledger::{Column, Entity};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
@@ -123,26 +124,30 @@ impl ImpactCursor {
             })
     }
 
-    /// Rows strictly after (`forward`) or before the cursor in `order`.
+    /// Rows strictly after (`forward`) or before the cursor in `order`: a row-value comparison
+    /// on the sort key, which the `(event_timestamp, ledger_seq)` index serves as a range.
     fn beyond(&self, forward: bool) -> Condition {
         let later = self.order.ascending() == forward;
-        let seq = if later {
-            Column::LedgerSeq.gt(self.ledger_seq)
-        } else {
-            Column::LedgerSeq.lt(self.ledger_seq)
-        };
         match self.event_timestamp {
-            None => Condition::all().add(seq),
-            Some(at) => {
-                let at = at.as_datetime();
-                let past = if later {
-                    Column::EventTimestamp.gt(at)
+            None => {
+                let seq = if later {
+                    Column::LedgerSeq.gt(self.ledger_seq)
                 } else {
-                    Column::EventTimestamp.lt(at)
+                    Column::LedgerSeq.lt(self.ledger_seq)
                 };
-                Condition::any()
-                    .add(past)
-                    .add(Condition::all().add(Column::EventTimestamp.eq(at)).add(seq))
+                Condition::all().add(seq)
+            }
+            Some(at) => {
+                let key = Expr::tuple([
+                    Expr::col(Column::EventTimestamp),
+                    Expr::col(Column::LedgerSeq),
+                ]);
+                let cursor = Expr::tuple([Expr::val(at.as_datetime()), Expr::val(self.ledger_seq)]);
+                Condition::all().add(if later {
+                    key.gt(cursor)
+                } else {
+                    key.lt(cursor)
+                })
             }
         }
     }

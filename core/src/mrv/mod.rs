@@ -27,8 +27,10 @@ pub(crate) use read::csv::write_csv;
 pub use read::page::ExportImpactPage;
 pub(crate) use read::page::page_of_payload;
 pub use read::walk::for_each_impact;
-pub use read::{DEFAULT_PAGE_SIZE, ExportCursor, ExportPage, MAX_PAGE_SIZE, PayloadReader};
-pub(crate) use read::{chunk, get, list, payload_reader};
+pub use read::{
+    DEFAULT_PAGE_SIZE, ExportCursor, ExportPage, ExportsPage, MAX_PAGE_SIZE, PayloadReader,
+};
+pub(crate) use read::{chunk, get, list, page, payload_reader};
 pub use record::ExportRecord;
 pub use verify::consistency::{PAYLOAD_MEMBERS, ProofReport};
 pub use verify::reading::{ArtifactReading, read_artifact_bytes, read_artifact_file};

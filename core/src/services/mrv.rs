@@ -10,7 +10,7 @@ use crate::context::RequestContext;
 use crate::methodology;
 use crate::mrv::{
     self, ArtifactHeader, DEFAULT_PAGE_SIZE, ExportImpactPage, ExportPage, ExportRecord,
-    ExportVerification, ExportWindow, MrvError, Period,
+    ExportVerification, ExportWindow, ExportsPage, MrvError, Period,
 };
 use crate::page::PageRequest;
 use crate::proof::UtcMicros;
@@ -77,6 +77,15 @@ impl<'a> MrvService<'a> {
             cursor,
         )
         .await
+    }
+
+    /// A Relay page of exports, newest first, of one `period` when given.
+    pub async fn exports(
+        &self,
+        period: Option<Period>,
+        page: &PageRequest,
+    ) -> Result<ExportsPage, MrvError> {
+        mrv::page(self.services.database(), period, page).await
     }
 
     /// The `non_double_counting_proof` block of the export's payload, read from its chunks.

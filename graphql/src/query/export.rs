@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, Object, Result};
 use greenos_core::auth::Scope;
-use greenos_core::error_code::{ErrorCode, PublicError};
 use greenos_core::mrv::{MrvError, Period};
+use greenos_core::page::PageRequest;
 
 use crate::context::{answer, services};
-use crate::error::to_graphql;
 use crate::guard::ScopeGuard;
 use crate::types::export::{MrvExport, MrvExportConnection, MrvExportEdge};
 use crate::types::page::PageInfo;
@@ -27,11 +26,10 @@ impl ExportQuery {
         }
     }
 
-    /// Exports newest first, of one `period` (`3M`, `6M`, `12M`) when given; pages forward with
-    /// `first`/`after` (at most 500).
+    /// Exports newest first, of one `period` (`3M`, `6M`, `12M`) when given.
     #[graphql(
         guard = "ScopeGuard(Scope::Read)",
-        complexity = "first.unwrap_or(50).min(500) as usize * child_complexity + 10"
+        complexity = "first.or(last).unwrap_or(50).min(1000) as usize * child_complexity + 10"
     )]
     async fn exports(
         &self,
@@ -42,34 +40,27 @@ impl ExportQuery {
         last: Option<u64>,
         before: Option<String>,
     ) -> Result<MrvExportConnection> {
-        if last.is_some() || before.is_some() {
-            return Err(to_graphql(PublicError::new(
-                ErrorCode::ValidationFailed,
-                "exports are listed newest first and paged forward: use first and after",
-            )));
-        }
         let period = period
             .map(|p| p.parse::<Period>())
             .transpose()
             .map_err(crate::error::coded)?;
-        let page = answer(
-            services(ctx)
-                .mrv()
-                .list(period, first, after.as_deref())
-                .await,
-        )?;
-        let cursors: Vec<String> = page
-            .exports
-            .iter()
-            .map(|e| greenos_core::mrv::ExportCursor::of(e).encode())
-            .collect();
-        let page_info = PageInfo::of(cursors.iter(), page.next_cursor.is_some(), after.is_some());
+        let request = PageRequest {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = answer(services(ctx).mrv().exports(period, &request).await)?;
+        let page_info = PageInfo::of(
+            page.edges.iter().map(|(cursor, _)| cursor),
+            page.has_next_page,
+            page.has_previous_page,
+        );
         Ok(MrvExportConnection {
             edges: page
-                .exports
+                .edges
                 .into_iter()
-                .zip(cursors)
-                .map(|(record, cursor)| MrvExportEdge {
+                .map(|(cursor, record)| MrvExportEdge {
                     cursor,
                     node: MrvExport(record),
                 })

@@ -50,9 +50,11 @@ async fn a_dashboard_page_costs_a_constant_number_of_statements(backend: Backend
     let spent = statements(&app).await - before;
     assert_eq!(data["impacts"]["edges"].as_array().map(Vec::len), Some(100));
     assert_eq!(data["exports"]["edges"].as_array().map(Vec::len), Some(20));
-    // One page of impacts, one of exports, and the methodologies of both in batched loads.
+    // One page of impacts, one of exports, and the methodologies of both in batched loads (a
+    // loader batches what is asked within a few milliseconds: on a loaded machine a batch may
+    // split in two). Without the loaders it would be 2 + 100 + 20.
     assert!(
-        (2.0..=4.0).contains(&spent),
+        (2.0..=6.0).contains(&spent),
         "{spent} statements for one dashboard query"
     );
 }

@@ -10,7 +10,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     a_walk_over_2500_impacts_meets_each_once_both_ways,
-    totals_are_exact_and_equal_an_exports_aggregation
+    totals_are_exact_and_equal_an_exports_aggregation,
+    exports_page_newest_first_both_ways
 );
 
 const IMPACTS: usize = 2500;
@@ -176,5 +177,73 @@ async fn totals_are_exact_and_equal_an_exports_aggregation(backend: Backend) {
     assert_eq!(
         data["byQuarter"],
         json!([{"quarter": "2026-Q1", "year": "2026", "impactsCount": 6}])
+    );
+}
+
+async fn exports_page_newest_first_both_ways(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    for year in 2010..2017 {
+        let (status, body) = app.create_export("12M", &format!("{year}-01-01")).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app.create_export("3M", "2020-04-01").await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let query = |args: String| {
+        format!(
+            "{{ exports(period: \"12M\" {args}) {{ pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+               edges {{ node {{ periodEnd }} }} }} }}"
+        )
+    };
+    let ends = |page: &Value| -> Vec<String> {
+        page["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["node"]["periodEnd"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut forward = Vec::new();
+    let mut after = String::new();
+    loop {
+        let data = app
+            .graphql(&query(format!("first: 3 {after}")), json!({}))
+            .await;
+        let page = &data["exports"];
+        forward.extend(ends(page));
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = format!("after: {}", page["pageInfo"]["endCursor"]);
+    }
+    assert_eq!(forward.len(), 7, "{forward:?}");
+    let mut backward: Vec<String> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let data = app
+            .graphql(&query(format!("last: 3 {before}")), json!({}))
+            .await;
+        let page = &data["exports"];
+        let mut ids = ends(page);
+        ids.extend(backward);
+        backward = ids;
+        if page["pageInfo"]["hasPreviousPage"] != true {
+            break;
+        }
+        before = format!("before: {}", page["pageInfo"]["startCursor"]);
+    }
+    assert_eq!(backward, forward);
+    let (_, body) = app
+        .graphql_as(
+            None,
+            "{ exports(after: \"forged\") { pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        graphql_code(&body),
+        Some("GREENOS_VALIDATION_FAILED"),
+        "{body}"
     );
 }

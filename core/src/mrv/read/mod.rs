@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use crate::mrv::error::MrvError;
 use crate::mrv::period::{ExportWindow, Period};
 use crate::mrv::record::ExportRecord;
+use crate::page::PageRequest;
 use crate::proof::UtcMicros;
 
 use esg_mrv_exports::{Column, Entity};
@@ -149,6 +150,97 @@ pub async fn list<C: ConnectionTrait>(
     Ok(ExportPage {
         exports,
         next_cursor,
+    })
+}
+
+/// One Relay page of exports, newest first, each with its cursor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportsPage {
+    /// The exports of the page, newest first, with their cursors.
+    pub edges: Vec<(String, ExportRecord)>,
+    /// Older exports follow the page.
+    pub has_next_page: bool,
+    /// Newer exports precede the page.
+    pub has_previous_page: bool,
+}
+
+/// A Relay page of exports (newest first), of one `period` when given.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    period: Option<Period>,
+    request: &PageRequest,
+) -> Result<ExportsPage, MrvError> {
+    let (size, backward) = request.size().map_err(|e| MrvError::InvalidQuery {
+        field: e.field,
+        reason: e.reason,
+    })?;
+    let decode = |text: &Option<String>, field: &'static str| {
+        text.as_deref()
+            .map(|t| {
+                decode_cursor(t).map_err(|_| MrvError::InvalidQuery {
+                    field,
+                    reason: "not a cursor of this list".to_owned(),
+                })
+            })
+            .transpose()
+    };
+    let after = decode(&request.after, "after")?;
+    let before = decode(&request.before, "before")?;
+    let mut query = Entity::find();
+    if let Some(period) = period {
+        query = query.filter(Column::Period.eq(period.as_str()));
+    }
+    // Newest first: "after" a cursor is older, "before" it is newer.
+    let older = |c: &ExportCursor| {
+        let at = c.created_at.as_datetime();
+        Condition::any().add(Column::CreatedAt.lt(at)).add(
+            Condition::all()
+                .add(Column::CreatedAt.eq(at))
+                .add(Column::ExportId.lt(c.export_id.clone())),
+        )
+    };
+    let newer = |c: &ExportCursor| {
+        let at = c.created_at.as_datetime();
+        Condition::any().add(Column::CreatedAt.gt(at)).add(
+            Condition::all()
+                .add(Column::CreatedAt.eq(at))
+                .add(Column::ExportId.gt(c.export_id.clone())),
+        )
+    };
+    if let Some(after) = &after {
+        query = query.filter(older(after));
+    }
+    if let Some(before) = &before {
+        query = query.filter(newer(before));
+    }
+    let query = if backward {
+        query
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::ExportId)
+    } else {
+        query
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::ExportId)
+    };
+    let mut records = query
+        .limit(size + 1)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ExportRecord::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = records.len() as u64 > size;
+    records.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    if backward {
+        records.reverse();
+    }
+    Ok(ExportsPage {
+        edges: records
+            .into_iter()
+            .map(|record| (ExportCursor::of(&record).encode(), record))
+            .collect(),
+        has_next_page: if backward { before.is_some() } else { more },
+        has_previous_page: if backward { more } else { after.is_some() },
     })
 }
 
