@@ -88,6 +88,11 @@ impl<'a> MrvService<'a> {
         mrv::page(self.services.database(), period, page).await
     }
 
+    /// How many exports there are, of one `period` when given.
+    pub async fn count_exports(&self, period: Option<Period>) -> Result<u64, MrvError> {
+        mrv::count(self.services.database(), period).await
+    }
+
     /// The `non_double_counting_proof` block of the export's payload, read from its chunks.
     pub async fn proof(&self, export_id: &str) -> Result<serde_json::Value, MrvError> {
         let record = self.export(export_id).await?;

@@ -66,6 +66,7 @@ impl ExportQuery {
                 })
                 .collect(),
             page_info,
+            period,
         })
     }
 }

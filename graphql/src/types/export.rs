@@ -2,8 +2,8 @@
 //! a connection read from its payload; never the payload inline.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Object, Result, SimpleObject};
-use greenos_core::mrv::{ExportImpactPage, ExportRecord, ExportVerification};
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
+use greenos_core::mrv::{ExportImpactPage, ExportRecord, ExportVerification, Period};
 use greenos_core::page::PageRequest;
 use greenos_core::proof::Decimal6;
 use serde_json::Value;
@@ -377,9 +377,21 @@ pub struct MrvExportEdge {
 
 /// A page of exports, newest first.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct MrvExportConnection {
     /// The exports of the page.
     pub edges: Vec<MrvExportEdge>,
     /// Where the page sits.
     pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub period: Option<Period>,
+}
+
+#[ComplexObject]
+impl MrvExportConnection {
+    /// How many exports the whole list holds (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let count = answer(services(ctx).mrv().count_exports(self.period).await)?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
 }

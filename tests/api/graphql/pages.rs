@@ -218,6 +218,19 @@ async fn exports_page_newest_first_both_ways(backend: Backend) {
         after = format!("after: {}", page["pageInfo"]["endCursor"]);
     }
     assert_eq!(forward.len(), 7, "{forward:?}");
+    let data = app
+        .graphql(
+            "{ twelve: exports(period: \"12M\") { totalCount } all: exports { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (
+            data["twelve"]["totalCount"].clone(),
+            data["all"]["totalCount"].clone()
+        ),
+        (json!(7), json!(8))
+    );
     let mut backward: Vec<String> = Vec::new();
     let mut before = String::new();
     loop {

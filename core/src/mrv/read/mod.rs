@@ -14,8 +14,8 @@ use futures::StreamExt;
 use greenos_entity::{esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -242,6 +242,15 @@ pub async fn page<C: ConnectionTrait>(
         has_next_page: if backward { before.is_some() } else { more },
         has_previous_page: if backward { more } else { after.is_some() },
     })
+}
+
+/// How many exports there are, of one `period` when given.
+pub async fn count<C: ConnectionTrait>(db: &C, period: Option<Period>) -> Result<u64, MrvError> {
+    let mut query = Entity::find();
+    if let Some(period) = period {
+        query = query.filter(Column::Period.eq(period.as_str()));
+    }
+    Ok(query.count(db).await?)
 }
 
 fn decode_cursor(text: &str) -> Result<ExportCursor, MrvError> {
