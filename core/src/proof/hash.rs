@@ -82,6 +82,22 @@ pub fn hash_canonical<T: Serialize>(value: &T) -> Result<Sha256Hex, CanonicalErr
     to_canonical(value).map(|bytes| sha256_hex(&bytes))
 }
 
+/// The names of [`EventHashInput`]'s fields, in declaration order.
+pub const EVENT_HASH_FIELDS: [&str; 12] = [
+    "trip_id",
+    "user_id",
+    "vehicle_id",
+    "country_code",
+    "geo_hash",
+    "event_timestamp",
+    "distance_km",
+    "thermal_factor_local",
+    "ev_factor_local",
+    "co2_avoided_kg",
+    "model_version",
+    "methodology_version",
+];
+
 /// The fields hashed into an `event_hash`, named exactly as in the canonical JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -23,10 +23,11 @@ pub use decimal::{Decimal6, DecimalError};
 pub use dev_keys::load_or_create_dev_keys;
 pub use ed25519_ring::{Ed25519Keyring, PublicKeyPayload, generate_ed25519_seed, verify_ed25519};
 pub use hash::{
-    CountryFactors, EventHashInput, InvalidSha256Hex, MethodologyContent, MethodologyHashInput,
-    Sha256Hex, checksum, event_hash, hash_canonical, methodology_hash, proof_hash, sha256_hex,
+    CountryFactors, EVENT_HASH_FIELDS, EventHashInput, InvalidSha256Hex, MethodologyContent,
+    MethodologyHashInput, Sha256Hex, checksum, event_hash, hash_canonical, methodology_hash,
+    proof_hash, sha256_hex,
 };
 pub use hmac_ring::{HmacKeyring, generate_hmac_secret};
 pub use keys::{KeyVersion, KeyringError};
-pub use signer::{SignatureCheck, Signatures, Signer};
+pub use signer::{SIGNATURE_FIELDS, SignatureCheck, Signatures, Signer};
 pub use time::{TimeError, UtcMicros};

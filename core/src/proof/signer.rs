@@ -8,6 +8,16 @@ use crate::proof::ed25519_ring::{ED25519_ALGORITHM, Ed25519Keyring};
 use crate::proof::hash::Sha256Hex;
 use crate::proof::hmac_ring::{HMAC_ALGORITHM, HmacKeyring};
 
+/// The names of [`Signatures`]' fields, in declaration order.
+pub const SIGNATURE_FIELDS: [&str; 6] = [
+    "signature",
+    "signature_algorithm",
+    "key_version",
+    "asym_signature",
+    "asym_algorithm",
+    "asym_key_version",
+];
+
 /// The six signature fields of an impact or export artifact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,7 +14,7 @@ use crate::mrv::error::MrvError;
 use crate::mrv::read::PayloadReader;
 use crate::mrv::read::walk::for_each_impact;
 use crate::page::PageRequest;
-use crate::proof::{EventHashInput, Signatures, UtcMicros};
+use crate::proof::{EVENT_HASH_FIELDS, EventHashInput, SIGNATURE_FIELDS, Signatures, UtcMicros};
 
 /// One page of an export's impacts, each with its cursor.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,30 +132,10 @@ fn impact_from_payload(mut impact: Map<String, Value>) -> Result<Impact, MrvErro
             .filter_map(|key| impact.remove(*key).map(|value| ((*key).to_owned(), value)))
             .collect()
     };
-    let event: EventHashInput = serde_json::from_value(Value::Object(take(&[
-        "trip_id",
-        "user_id",
-        "vehicle_id",
-        "country_code",
-        "geo_hash",
-        "event_timestamp",
-        "distance_km",
-        "thermal_factor_local",
-        "ev_factor_local",
-        "co2_avoided_kg",
-        "model_version",
-        "methodology_version",
-    ])))
-    .map_err(|e| unreadable(&format!("fields: {e}")))?;
-    let signatures: Signatures = serde_json::from_value(Value::Object(take(&[
-        "signature",
-        "signature_algorithm",
-        "key_version",
-        "asym_signature",
-        "asym_algorithm",
-        "asym_key_version",
-    ])))
-    .map_err(|e| unreadable(&format!("signatures: {e}")))?;
+    let event: EventHashInput = serde_json::from_value(Value::Object(take(&EVENT_HASH_FIELDS)))
+        .map_err(|e| unreadable(&format!("fields: {e}")))?;
+    let signatures: Signatures = serde_json::from_value(Value::Object(take(&SIGNATURE_FIELDS)))
+        .map_err(|e| unreadable(&format!("signatures: {e}")))?;
     let text = |impact: &Map<String, Value>, key: &str| {
         impact
             .get(key)

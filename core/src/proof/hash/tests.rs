@@ -129,3 +129,33 @@ proptest! {
         prop_assert_eq!(Ok(methodology_hash(&input)), hash_canonical(&input));
     }
 }
+
+#[test]
+fn the_field_names_are_the_serialised_keys() {
+    let event = serde_json::to_value(sample_event()).unwrap_or_default();
+    let mut keys: Vec<&str> = event
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    let mut expected = EVENT_HASH_FIELDS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    let signatures = serde_json::to_value(crate::proof::Signatures {
+        signature: String::new(),
+        signature_algorithm: String::new(),
+        key_version: String::new(),
+        asym_signature: String::new(),
+        asym_algorithm: String::new(),
+        asym_key_version: String::new(),
+    })
+    .unwrap_or_default();
+    let mut keys: Vec<&str> = signatures
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    let mut expected = crate::proof::SIGNATURE_FIELDS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+}
