@@ -5,6 +5,7 @@ use std::future::Future;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use greenos_core::services::backend_name;
+use greenos_jobs::scheduler::ExportScheduler;
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
@@ -27,8 +28,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the REST API and GraphQL (migrates the database first). Events wait in the outbox
-    /// table: no background job runs yet.
+    /// Run the REST API, GraphQL and the scheduled MRV exports (migrates the database first).
+    /// Events wait in the outbox table: the relay does not exist yet.
     Serve {
         /// Which part of the service this process runs.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -61,11 +62,11 @@ pub enum Command {
 /// What a `serve` process runs, so operators can split API replicas from workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Role {
-    /// Everything this process can run: today the REST API and GraphQL.
+    /// The API and the background jobs in one process.
     All,
     /// The REST API and GraphQL.
     Api,
-    /// The background jobs; none exists yet, so this role migrates, logs it and waits.
+    /// The background jobs: today the scheduled MRV exports.
     Worker,
 }
 
@@ -134,22 +135,43 @@ pub async fn serve(
     if environment == Environment::Dev {
         tracing::warn!("GREENOS_ENV=dev: development mode, not for production data");
     }
-    if role == Role::Worker {
+    let scheduler = match role {
+        Role::Api => None,
+        Role::All | Role::Worker => start_jobs(&state).await?,
+    };
+    let served = if role == Role::Worker {
         tracing::warn!(
-            "worker role: no background job exists yet (no outbox relay, stream consumer or scheduler); waiting for shutdown"
+            "worker role: the outbox relay and the trip_completed.v1 consumer do not exist yet; events wait in the outbox table"
         );
         shutdown.await;
-        return Ok(());
+        Ok(())
+    } else {
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} (GREENOS_BIND)"))?;
+        tracing::info!(address = %bind, backend = backend_name(state.services.database().get_database_backend()), "GreenOS listening");
+        server::serve_app(listener, state, shutdown)
+            .await
+            .context("HTTP server failed")
+    };
+    if let Some(scheduler) = scheduler {
+        scheduler.shutdown().await;
     }
-    let listener = TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind} (GREENOS_BIND)"))?;
-    tracing::info!(address = %bind, backend = backend_name(state.services.database().get_database_backend()), "GreenOS listening");
-    server::serve_app(listener, state, shutdown)
-        .await
-        .context("HTTP server failed")?;
     tracing::info!("GreenOS stopped");
-    Ok(())
+    served
+}
+
+/// Starts the background jobs of the worker role: the scheduled exports, unless
+/// `GREENOS_EXPORT_SCHEDULE=off`.
+async fn start_jobs(state: &AppState) -> anyhow::Result<Option<ExportScheduler>> {
+    let schedule = state.config.exports.clone();
+    if schedule.periods.is_empty() {
+        tracing::info!("GREENOS_EXPORT_SCHEDULE=off: no scheduled exports");
+        return Ok(None);
+    }
+    Ok(Some(
+        ExportScheduler::start(state.services.clone(), schedule).await?,
+    ))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -101,8 +101,12 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
 }
 
+use greenos_core::mrv::Period;
+use greenos_core::proof::UtcMicros;
 /// GraphQL settings.
 pub use greenos_graphql::GraphqlSettings;
+/// The scheduled exports.
+pub use greenos_jobs::scheduler::ExportSchedule;
 
 /// Database settings.
 #[derive(Clone, Debug)]
@@ -176,6 +180,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// `GREENOS_GRAPHQL_*`.
     pub graphql: GraphqlSettings,
+    /// `GREENOS_EXPORT_*`: the scheduled MRV exports of the worker role.
+    pub exports: ExportSchedule,
 }
 
 impl Config {
@@ -248,6 +254,7 @@ impl Config {
             methodology: methodology::methodology_settings(vars)?,
             ingest: ingest_config(vars)?,
             graphql: graphql_config(vars)?,
+            exports: export_schedule(vars)?,
         })
     }
 }
@@ -265,6 +272,47 @@ fn seconds(vars: &Vars, var: &'static str) -> Result<Duration, ConfigError> {
             got: Some(value.to_string()),
         })
     }
+}
+
+fn export_schedule(vars: &Vars) -> Result<ExportSchedule, ConfigError> {
+    let listed = vars.string("GREENOS_EXPORT_SCHEDULE");
+    let mut periods = Vec::new();
+    if listed.trim() != "off" {
+        for name in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (period, var) = match name {
+                "3M" => (Period::ThreeMonths, "GREENOS_EXPORT_CRON_3M"),
+                "6M" => (Period::SixMonths, "GREENOS_EXPORT_CRON_6M"),
+                "12M" => (Period::TwelveMonths, "GREENOS_EXPORT_CRON_12M"),
+                other => {
+                    return Err(ConfigError {
+                        var: "GREENOS_EXPORT_SCHEDULE",
+                        expected: "a comma-separated list of 3M, 6M, 12M, or off".to_owned(),
+                        got: Some(other.to_owned()),
+                    });
+                }
+            };
+            if !periods.iter().any(|(p, _, _)| *p == period) {
+                periods.push((period, vars.string(var), var));
+            }
+        }
+    }
+    let catch_up_from = match vars.optional("GREENOS_EXPORT_CATCH_UP_FROM") {
+        None => None,
+        Some(text) => {
+            let parsed = UtcMicros::parse_rfc3339(&text)
+                .ok()
+                .or_else(|| UtcMicros::parse_rfc3339(&format!("{text}T00:00:00Z")).ok());
+            Some(parsed.ok_or_else(|| ConfigError {
+                var: "GREENOS_EXPORT_CATCH_UP_FROM",
+                expected: "an RFC 3339 instant or a date, e.g. 2026-01-01".to_owned(),
+                got: Some(text),
+            })?)
+        }
+    };
+    Ok(ExportSchedule {
+        periods,
+        catch_up_from,
+    })
 }
 
 fn graphql_config(vars: &Vars) -> Result<GraphqlSettings, ConfigError> {

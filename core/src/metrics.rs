@@ -60,6 +60,8 @@ pub struct Metrics {
     pub mrv_verification_failures_total: IntCounterVec,
     /// `greenos_mrv_exports_total`: MRV exports generated.
     pub mrv_exports_total: IntCounter,
+    /// `greenos_mrv_export_failures_total{reason}`: scheduled exports that failed, by error code.
+    pub mrv_export_failures_total: IntCounterVec,
     /// `greenos_mrv_methodology_mismatch_total`: export verifications whose methodology binding
     /// failed.
     pub mrv_methodology_mismatch_total: IntCounter,
@@ -167,6 +169,14 @@ impl Metrics {
             "MRV export verifications whose methodology binding did not hold.",
         )?;
         registry.register(Box::new(mrv_exports_total.clone()))?;
+        let mrv_export_failures_total = IntCounterVec::new(
+            Opts::new(
+                "greenos_mrv_export_failures_total",
+                "Scheduled MRV exports that failed, by reason (the error code).",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(mrv_export_failures_total.clone()))?;
         registry.register(Box::new(mrv_methodology_mismatch_total.clone()))?;
         Ok(Self {
             registry,
@@ -181,6 +191,7 @@ impl Metrics {
             ingest_batches_total,
             mrv_verification_failures_total,
             mrv_exports_total,
+            mrv_export_failures_total,
             mrv_methodology_mismatch_total,
         })
     }
@@ -197,6 +208,13 @@ impl Metrics {
                 .with_label_values(&[result])
                 .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
         }
+    }
+
+    /// Counts one failed scheduled export.
+    pub fn record_export_failure(&self, code: crate::error_code::ErrorCode) {
+        self.mrv_export_failures_total
+            .with_label_values(&[code.as_str()])
+            .inc();
     }
 
     /// Counts one SQL statement and its latency.

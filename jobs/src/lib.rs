@@ -1,2 +1,5 @@
-//! GreenOS background work: scheduled MRV exports, the outbox relay to Redis Streams and the
-//! `trip_completed.v1` consumer. Each job gets a narrow set of dependencies, never the whole app.
+//! GreenOS background work, started by `greenos serve --role worker|all`: today the scheduled
+//! MRV exports (the outbox relay and the `trip_completed.v1` consumer are still to come). Each
+//! job takes `Services` and its own settings, never the whole application.
+
+pub mod scheduler;

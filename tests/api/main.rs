@@ -11,6 +11,7 @@ mod hostile;
 mod impact;
 mod ingest;
 mod ingest_file;
+mod jobs;
 mod methodology;
 mod mrv;
 mod production;

@@ -19,7 +19,7 @@ pub use fields::{FieldProblem, TRIP_FIELDS, TripRejected, parse_json_trip, parse
 pub use impact::{Impact, same_trip};
 pub use parse::{BodyFormat, MAX_TRIPS_PER_REQUEST, TripProblem, TripsBody, parse_body};
 pub use query::{ImpactFilter, ImpactOrder, ImpactPage};
-pub(crate) use query::{by_keys, count, impacts};
+pub(crate) use query::{by_keys, count, earliest, impacts};
 pub(crate) use store::find;
 pub use store::{AppendOutcome, Appended, ConflictPolicy, append};
 pub(crate) use totals::totals;

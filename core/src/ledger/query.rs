@@ -213,6 +213,15 @@ pub(crate) async fn impacts<C: ConnectionTrait>(
     })
 }
 
+/// The earliest `event_timestamp` of the ledger, if it holds anything.
+pub(crate) async fn earliest<C: ConnectionTrait>(db: &C) -> Result<Option<UtcMicros>, ImpactError> {
+    let first = Entity::find()
+        .order_by_asc(Column::EventTimestamp)
+        .one(db)
+        .await?;
+    Ok(first.map(|row| UtcMicros::truncating(row.event_timestamp)))
+}
+
 /// How many impacts match `filter`.
 pub(crate) async fn count<C: ConnectionTrait>(
     db: &C,

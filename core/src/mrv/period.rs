@@ -142,6 +142,44 @@ impl ExportWindow {
         })
     }
 
+    /// The latest window of `period` that has closed at `now`.
+    pub fn latest_closed(period: Period, now: UtcMicros) -> Option<ExportWindow> {
+        let now = now.as_datetime();
+        let mut year = now.year();
+        let mut month = now.month();
+        // The first boundary month at or before now's month, then its first day at midnight.
+        loop {
+            if period.boundary_months().contains(&month) {
+                break;
+            }
+            if month == 1 {
+                month = 12;
+                year -= 1;
+            } else {
+                month -= 1;
+            }
+        }
+        let end = NaiveDate::from_ymd_opt(year, month, 1)?.and_time(NaiveTime::MIN);
+        let end = UtcMicros::truncating(Utc.from_utc_datetime(&end));
+        ExportWindow::from_period_end(period, end).ok()
+    }
+
+    /// The closed windows of `period` that end after `from`, oldest first, up to `now`.
+    pub fn closed_since(period: Period, from: UtcMicros, now: UtcMicros) -> Vec<ExportWindow> {
+        let mut windows = Vec::new();
+        let mut next = Self::latest_closed(period, now);
+        while let Some(window) = next {
+            if window.period_end <= from {
+                break;
+            }
+            next = Self::latest_closed(period, window.period_start)
+                .filter(|earlier| earlier.period_end < window.period_end);
+            windows.push(window);
+        }
+        windows.reverse();
+        windows
+    }
+
     /// Refuses a window that has not closed at `now` (`GREENOS_MRV_PERIOD_NOT_CLOSED`).
     pub fn check_closed(&self, now: UtcMicros) -> Result<(), MrvError> {
         if self.period_end <= now {
@@ -181,6 +219,35 @@ mod tests {
         ExportWindow::parse(period, end)
             .map(|w| (w.period_start.to_string(), w.period_end.to_string()))
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn closed_windows_are_the_calendar_ones_before_now() {
+        let at = |s: &str| UtcMicros::parse_rfc3339(s).expect("instant");
+        let now = at("2026-12-01T15:00:00Z");
+        let latest = ExportWindow::latest_closed(Period::ThreeMonths, now).expect("a quarter");
+        assert_eq!(latest.period_end.to_string(), "2026-10-01T00:00:00.000000Z");
+        let half = ExportWindow::latest_closed(Period::SixMonths, now).expect("a half");
+        assert_eq!(half.period_end.to_string(), "2026-07-01T00:00:00.000000Z");
+        let boundary =
+            ExportWindow::latest_closed(Period::TwelveMonths, at("2027-01-01T00:00:00Z"))
+                .expect("a year");
+        assert_eq!(
+            boundary.period_start.to_string(),
+            "2026-01-01T00:00:00.000000Z"
+        );
+        let ends: Vec<String> =
+            ExportWindow::closed_since(Period::ThreeMonths, at("2026-01-01T00:00:00Z"), now)
+                .iter()
+                .map(|w| w.period_end.to_string()[..10].to_owned())
+                .collect();
+        assert_eq!(ends, ["2026-04-01", "2026-07-01", "2026-10-01"]);
+        let mid: Vec<String> =
+            ExportWindow::closed_since(Period::ThreeMonths, at("2026-02-15T00:00:00Z"), now)
+                .iter()
+                .map(|w| w.period_end.to_string()[..10].to_owned())
+                .collect();
+        assert_eq!(mid, ["2026-04-01", "2026-07-01", "2026-10-01"]);
     }
 
     #[test]

@@ -157,6 +157,11 @@ impl<'a> LedgerService<'a> {
         ledger::impacts(self.services.database(), filter, order, page).await
     }
 
+    /// The earliest `event_timestamp` the ledger holds (where export catch-up starts).
+    pub async fn earliest_event_timestamp(&self) -> Result<Option<UtcMicros>, ImpactError> {
+        ledger::earliest(self.services.database()).await
+    }
+
     /// How many impacts match `filter`.
     pub async fn count_impacts(&self, filter: &ImpactFilter) -> Result<u64, ImpactError> {
         ledger::count(self.services.database(), filter).await

@@ -25,7 +25,7 @@ pub use bulk::BulkIngest;
 pub use keys::{KeyService, PublicKeys};
 pub use ledger::{IngestReply, LedgerService};
 pub use methodology::MethodologyService;
-pub use mrv::{ArtifactDownload, ByteStream, MrvService};
+pub use mrv::{ArtifactDownload, ByteStream, MrvService, ScheduledExport};
 pub use outbox::{OutboxError, OutboxService};
 
 /// The settings the use cases need, read once by the composition root.

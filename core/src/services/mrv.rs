@@ -4,6 +4,7 @@ use std::io;
 use std::pin::Pin;
 
 use futures::stream::{self, Stream, StreamExt};
+use sea_orm::DbBackend;
 use tokio::sync::mpsc;
 
 use crate::context::RequestContext;
@@ -55,6 +56,74 @@ impl<'a> MrvService<'a> {
             Some(ctx.correlation_id.to_string()),
         )
         .await
+    }
+
+    /// The export of `window` for a scheduler: built unless it exists or another worker is
+    /// building it (on PostgreSQL a session advisory lock per window, the unique index
+    /// besides); a failure is counted in `greenos_mrv_export_failures_total{reason}` and logged,
+    /// and the window is tried again at the next fire or start.
+    pub async fn scheduled_export(
+        &self,
+        ctx: &RequestContext,
+        window: ExportWindow,
+    ) -> Result<ScheduledExport, MrvError> {
+        let db = self.services.database();
+        let lock = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                let key = window_lock_key(&window);
+                let mut conn = db
+                    .get_postgres_connection_pool()
+                    .acquire()
+                    .await
+                    .map_err(sqlx_error)?;
+                let taken: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(key)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(sqlx_error)?;
+                if !taken {
+                    tracing::info!(period = %window.period, period_end = %window.period_end,
+                        "another worker is exporting this window");
+                    return Ok(ScheduledExport::TakenByAnother);
+                }
+                Some((conn, key))
+            }
+            _ => None,
+        };
+        let result = mrv::create_export(
+            db,
+            self.services.signer(),
+            self.services.metrics(),
+            window,
+            Some(ctx.correlation_id.to_string()),
+        )
+        .await;
+        if let Some((mut conn, key)) = lock {
+            let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(key)
+                .execute(&mut *conn)
+                .await;
+            if let Err(err) = unlocked {
+                tracing::warn!(error = %err, "cannot release the export lock; it goes with the connection");
+            }
+        }
+        match result {
+            Ok(record) => Ok(ScheduledExport::Created(Box::new(record))),
+            Err(MrvError::ExportConflict { .. }) => {
+                tracing::info!(period = %window.period, period_end = %window.period_end,
+                    "window already exported");
+                Ok(ScheduledExport::AlreadyExported)
+            }
+            Err(err) => {
+                self.services
+                    .metrics()
+                    .record_export_failure(crate::error_code::DomainError::code(&err));
+                tracing::error!(period = %window.period, period_end = %window.period_end,
+                    error = %crate::error_code::error_chain(&err),
+                    "scheduled MRV export failed; it is tried again at the next fire or start");
+                Err(err)
+            }
+        }
     }
 
     /// The metadata of one export.
@@ -204,6 +273,38 @@ impl<'a> MrvService<'a> {
             );
         }
     }
+}
+
+/// What a scheduled export did.
+#[derive(Debug)]
+pub enum ScheduledExport {
+    /// This worker built and stored it.
+    Created(Box<ExportRecord>),
+    /// The window already had its export.
+    AlreadyExported,
+    /// Another worker holds the window's lock and is building it.
+    TakenByAnother,
+}
+
+/// The advisory-lock key of a window: its bounds, hashed to 63 bits.
+fn window_lock_key(window: &ExportWindow) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(
+        format!(
+            "greenos.mrv.export:{}:{}",
+            window.period_start, window.period_end
+        )
+        .as_bytes(),
+    );
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes) & i64::MAX
+}
+
+fn sqlx_error(err: sea_orm::sqlx::Error) -> MrvError {
+    MrvError::Database(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+        std::sync::Arc::new(err),
+    )))
 }
 
 /// The stored chunks in order, each fetched when the consumer is ready for it.

@@ -1,0 +1,3 @@
+//! The background jobs as a worker runs them, against the real stores.
+
+mod scheduler;
