@@ -5,6 +5,7 @@ use std::future::Future;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use greenos_core::services::backend_name;
+use greenos_jobs::relay::OutboxRelay;
 use greenos_jobs::scheduler::ExportScheduler;
 use tokio::net::TcpListener;
 
@@ -28,8 +29,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the REST API, GraphQL and the scheduled MRV exports (migrates the database first).
-    /// Events wait in the outbox table: the relay does not exist yet.
+    /// Run the REST API, GraphQL, the scheduled MRV exports and the outbox relay (migrates the
+    /// database first).
     Serve {
         /// Which part of the service this process runs.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -45,6 +46,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Verify an MRV export artifact offline, with the public key alone (no database).
     Verify(VerifyArgs),
+    /// Operate the transactional outbox.
+    Outbox {
+        /// What to do.
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
     /// Print a new Ed25519 seed with its public key and fingerprint (no database needed).
     Keygen {
         /// The version name the new key will have in the ring.
@@ -59,6 +66,24 @@ pub enum Command {
     },
 }
 
+/// `greenos outbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Put FAILED (dead-lettered) events back in line for the relay, attempts reset, one audit
+    /// row each.
+    Replay {
+        /// Only these events (repeatable).
+        #[arg(long = "event-id")]
+        event_ids: Vec<String>,
+        /// Every FAILED event (required when no --event-id or --topic narrows the replay).
+        #[arg(long)]
+        all_failed: bool,
+        /// Only the events of this topic, e.g. esg_calculated.v1.
+        #[arg(long)]
+        topic: Option<String>,
+    },
+}
+
 /// What a `serve` process runs, so operators can split API replicas from workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -66,7 +91,7 @@ pub enum Role {
     All,
     /// The REST API and GraphQL.
     Api,
-    /// The background jobs: today the scheduled MRV exports.
+    /// The background jobs: the scheduled MRV exports and the outbox relay.
     Worker,
 }
 
@@ -94,6 +119,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export::run(&state, &args).await
         }
         Command::Verify(args) => verify::run(&args).await,
+        Command::Outbox {
+            action:
+                OutboxAction::Replay {
+                    event_ids,
+                    all_failed,
+                    topic,
+                },
+        } => {
+            if event_ids.is_empty() && topic.is_none() && !all_failed {
+                anyhow::bail!(
+                    "name the events to replay with --event-id or --topic, or replay every FAILED event with --all-failed"
+                );
+            }
+            let state = AppState::build(load_config()?).await?;
+            let replayed = state
+                .services
+                .outbox()
+                .replay(&event_ids, topic.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot replay the outbox: {e}"))?;
+            println!("{replayed} FAILED event(s) re-queued for the outbox relay");
+            Ok(())
+        }
         Command::Migrate => {
             let config = load_config()?;
             let db = db::connect(&config.database)
@@ -139,10 +187,16 @@ pub async fn serve(
         Role::Api => None,
         Role::All | Role::Worker => start_jobs(&state).await?,
     };
+    let relay = match role {
+        Role::Api => None,
+        Role::All | Role::Worker => Some(OutboxRelay::start(
+            state.services.clone(),
+            state.redis.clone(),
+            state.config.relay.clone(),
+        )),
+    };
     let served = if role == Role::Worker {
-        tracing::warn!(
-            "worker role: the outbox relay and the trip_completed.v1 consumer do not exist yet; events wait in the outbox table"
-        );
+        tracing::info!("worker role: scheduled exports and the outbox relay run; no HTTP listener");
         shutdown.await;
         Ok(())
     } else {
@@ -154,6 +208,9 @@ pub async fn serve(
             .await
             .context("HTTP server failed")
     };
+    if let Some(relay) = relay {
+        relay.shutdown().await;
+    }
     if let Some(scheduler) = scheduler {
         scheduler.shutdown().await;
     }

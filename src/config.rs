@@ -102,10 +102,12 @@ pub struct HttpConfig {
 }
 
 use greenos_core::mrv::Period;
+use greenos_core::outbox::RetryPolicy;
 use greenos_core::proof::UtcMicros;
 /// GraphQL settings.
 pub use greenos_graphql::GraphqlSettings;
-/// The scheduled exports.
+/// The scheduled exports and the outbox relay.
+pub use greenos_jobs::relay::RelaySettings;
 pub use greenos_jobs::scheduler::ExportSchedule;
 
 /// Database settings.
@@ -182,6 +184,8 @@ pub struct Config {
     pub graphql: GraphqlSettings,
     /// `GREENOS_EXPORT_*`: the scheduled MRV exports of the worker role.
     pub exports: ExportSchedule,
+    /// `GREENOS_OUTBOX_*` and `GREENOS_REDIS_STREAM_*`: the outbox relay of the worker role.
+    pub relay: RelaySettings,
 }
 
 impl Config {
@@ -255,6 +259,7 @@ impl Config {
             ingest: ingest_config(vars)?,
             graphql: graphql_config(vars)?,
             exports: export_schedule(vars)?,
+            relay: relay_settings(vars)?,
         })
     }
 }
@@ -272,6 +277,51 @@ fn seconds(vars: &Vars, var: &'static str) -> Result<Duration, ConfigError> {
             got: Some(value.to_string()),
         })
     }
+}
+
+fn relay_settings(vars: &Vars) -> Result<RelaySettings, ConfigError> {
+    let number = |var: &'static str, min: u64, max: u64| -> Result<u64, ConfigError> {
+        let expected = format!("a whole number from {min} to {max}");
+        let value: u64 = vars.parse(var, &expected)?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                var,
+                expected,
+                got: Some(value.to_string()),
+            })
+        }
+    };
+    let retention_days = number("GREENOS_OUTBOX_RETENTION_DAYS", 0, 3650)?;
+    let prefix = vars
+        .optional("GREENOS_REDIS_STREAM_PREFIX")
+        .unwrap_or_default();
+    if prefix.chars().any(char::is_whitespace) {
+        return Err(ConfigError {
+            var: "GREENOS_REDIS_STREAM_PREFIX",
+            expected: "a prefix without spaces, e.g. prod:".to_owned(),
+            got: Some(prefix),
+        });
+    }
+    Ok(RelaySettings {
+        batch: number("GREENOS_OUTBOX_BATCH", 1, 10_000)?,
+        poll: Duration::from_millis(number("GREENOS_OUTBOX_POLL_MS", 10, 60_000)?),
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(number(
+                "GREENOS_OUTBOX_BASE_DELAY_MS",
+                1,
+                3_600_000,
+            )?),
+            max_delay: Duration::from_millis(number("GREENOS_OUTBOX_MAX_DELAY_MS", 1, 86_400_000)?),
+            max_retries: i32::try_from(number("GREENOS_OUTBOX_MAX_RETRIES", 1, 1000)?)
+                .unwrap_or(1000),
+        },
+        retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 86_400)),
+        stream_prefix: prefix,
+        stream_maxlen: usize::try_from(number("GREENOS_REDIS_STREAM_MAXLEN", 1000, 1_000_000_000)?)
+            .unwrap_or(usize::MAX),
+    })
 }
 
 fn export_schedule(vars: &Vars) -> Result<ExportSchedule, ConfigError> {

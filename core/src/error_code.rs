@@ -64,6 +64,7 @@ error_codes! {
     MrvInvalidSignature => ("GREENOS_MRV_INVALID_SIGNATURE", 400),
     PublicKeyNotFound => ("GREENOS_PUBLIC_KEY_NOT_FOUND", 404),
     Unavailable => ("GREENOS_UNAVAILABLE", 503),
+    OutboxPublishFailed => ("GREENOS_OUTBOX_PUBLISH_FAILED", 502),
     Internal => ("GREENOS_INTERNAL", 500),
 }
 

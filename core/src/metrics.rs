@@ -1,8 +1,8 @@
 //! The metrics GreenOS exports, registered in a registry the application owns (no globals).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
@@ -60,6 +60,16 @@ pub struct Metrics {
     pub mrv_verification_failures_total: IntCounterVec,
     /// `greenos_mrv_exports_total`: MRV exports generated.
     pub mrv_exports_total: IntCounter,
+    /// `greenos_outbox_pending`: events waiting for publication (refreshed every relay cycle).
+    pub outbox_pending: IntGauge,
+    /// `greenos_outbox_published_total`: events written to their stream.
+    pub outbox_published_total: IntCounter,
+    /// `greenos_outbox_retry_total`: publications refused by a stream, to be retried.
+    pub outbox_retry_total: IntCounter,
+    /// `greenos_outbox_failed_total`: events dead-lettered after their retries.
+    pub outbox_failed_total: IntCounter,
+    /// `greenos_outbox_publish_delay_seconds`: from commit to publication.
+    pub outbox_publish_delay_seconds: Histogram,
     /// `greenos_mrv_export_failures_total{reason}`: scheduled exports that failed, by error code.
     pub mrv_export_failures_total: IntCounterVec,
     /// `greenos_mrv_methodology_mismatch_total`: export verifications whose methodology binding
@@ -169,6 +179,36 @@ impl Metrics {
             "MRV export verifications whose methodology binding did not hold.",
         )?;
         registry.register(Box::new(mrv_exports_total.clone()))?;
+        let outbox_pending = IntGauge::new(
+            "greenos_outbox_pending",
+            "Outbox events waiting for publication.",
+        )?;
+        let outbox_published_total = IntCounter::new(
+            "greenos_outbox_published_total",
+            "Outbox events written to their Redis stream.",
+        )?;
+        let outbox_retry_total = IntCounter::new(
+            "greenos_outbox_retry_total",
+            "Outbox publications refused by their stream and scheduled again.",
+        )?;
+        let outbox_failed_total = IntCounter::new(
+            "greenos_outbox_failed_total",
+            "Outbox events copied to the dead-letter stream after their retries.",
+        )?;
+        let outbox_publish_delay_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "greenos_outbox_publish_delay_seconds",
+                "Delay from an event's commit to its publication, in seconds.",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            ]),
+        )?;
+        registry.register(Box::new(outbox_pending.clone()))?;
+        registry.register(Box::new(outbox_published_total.clone()))?;
+        registry.register(Box::new(outbox_retry_total.clone()))?;
+        registry.register(Box::new(outbox_failed_total.clone()))?;
+        registry.register(Box::new(outbox_publish_delay_seconds.clone()))?;
         let mrv_export_failures_total = IntCounterVec::new(
             Opts::new(
                 "greenos_mrv_export_failures_total",
@@ -192,6 +232,11 @@ impl Metrics {
             mrv_verification_failures_total,
             mrv_exports_total,
             mrv_export_failures_total,
+            outbox_pending,
+            outbox_published_total,
+            outbox_retry_total,
+            outbox_failed_total,
+            outbox_publish_delay_seconds,
             mrv_methodology_mismatch_total,
         })
     }

@@ -1,5 +1,6 @@
-//! GreenOS background work, started by `greenos serve --role worker|all`: today the scheduled
-//! MRV exports (the outbox relay and the `trip_completed.v1` consumer are still to come). Each
-//! job takes `Services` and its own settings, never the whole application.
+//! GreenOS background work, started by `greenos serve --role worker|all`: the scheduled MRV
+//! exports and the outbox relay to Redis Streams (the `trip_completed.v1` consumer is still to
+//! come). Each job takes `Services` and its own settings, never the whole application.
 
+pub mod relay;
 pub mod scheduler;

@@ -161,6 +161,10 @@ pub fn base_vars(db: &TestDb) -> Vars {
         .set("GREENOS_DATABASE_MAX_CONNECTIONS", "8")
         .set("GREENOS_BIND", "127.0.0.1:0")
         .set(
+            "GREENOS_REDIS_STREAM_PREFIX",
+            format!("test-{}:", uuid::Uuid::new_v4().simple()),
+        )
+        .set(
             "GREENOS_DATA_DIR",
             db.dir().join("data").display().to_string(),
         );

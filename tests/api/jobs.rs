@@ -1,3 +1,4 @@
 //! The background jobs as a worker runs them, against the real stores.
 
+mod relay;
 mod scheduler;

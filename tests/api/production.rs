@@ -18,6 +18,10 @@ fn production(dir: &std::path::Path) -> Command {
         .env("GREENOS_ENV", "production")
         .env("GREENOS_DATA_DIR", dir.join("data"))
         .env(
+            "GREENOS_REDIS_STREAM_PREFIX",
+            format!("test-{}:", uuid::Uuid::new_v4().simple()),
+        )
+        .env(
             "GREENOS_DATABASE_URL",
             format!("sqlite://{}?mode=rwc", dir.join("p.db").display()),
         )

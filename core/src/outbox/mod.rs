@@ -3,10 +3,13 @@
 //! relay's job, not this module's.
 
 mod envelope;
+mod relay;
 mod stats;
 mod store;
 
 pub use envelope::{AUDIT_GENERATED_V1, ESG_CALCULATED_V1, Envelope};
+pub use relay::{OutboxClaim, OutboxEvent, RetryPolicy, Settled};
+pub(crate) use relay::{claim, pending, prune, replay};
 pub(crate) use stats::stats;
 pub use stats::{OutboxStats, TopicCount};
 pub use store::OutboxStatus;

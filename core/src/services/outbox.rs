@@ -1,6 +1,7 @@
 //! The outbox's use cases.
 
-use crate::outbox::{self, OutboxStats};
+use crate::outbox::{self, OutboxClaim, OutboxStats, RetryPolicy, Settled};
+use crate::proof::UtcMicros;
 use crate::services::Services;
 
 /// The outbox's use cases.
@@ -11,6 +12,87 @@ pub struct OutboxService<'a> {
 impl<'a> OutboxService<'a> {
     pub(super) fn new(services: &'a Services) -> Self {
         Self { services }
+    }
+
+    /// Claims up to `limit` due events for publication; settle or release the claim.
+    pub async fn claim(&self, limit: u64) -> Result<OutboxClaim, OutboxError> {
+        Ok(outbox::claim(self.services.database(), limit).await?)
+    }
+
+    /// Records what became of a claim's events, and counts it: published, retried, failed,
+    /// and the commit-to-publish delay of the published ones.
+    pub async fn settle(
+        &self,
+        claim: OutboxClaim,
+        outcomes: &[Settled],
+        policy: &RetryPolicy,
+    ) -> Result<(), OutboxError> {
+        let now = UtcMicros::now().as_datetime();
+        let delays: Vec<f64> = claim
+            .events
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, o)| **o == Settled::Published)
+            .map(|(e, _)| {
+                (now - e.created_at.as_datetime())
+                    .num_microseconds()
+                    .unwrap_or(0) as f64
+                    / 1e6
+            })
+            .collect();
+        claim.settle(outcomes, policy).await?;
+        let metrics = self.services.metrics();
+        for delay in &delays {
+            metrics.outbox_publish_delay_seconds.observe(delay.max(0.0));
+        }
+        metrics.outbox_published_total.inc_by(delays.len() as u64);
+        for outcome in outcomes {
+            match outcome {
+                Settled::Published => {}
+                Settled::Retry(_) => metrics.outbox_retry_total.inc(),
+                Settled::Dead(_) => metrics.outbox_failed_total.inc(),
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a claim back untouched (its stream could not be reached; no attempt counts).
+    pub async fn release(&self, claim: OutboxClaim) -> Result<(), OutboxError> {
+        Ok(claim.release().await?)
+    }
+
+    /// Refreshes `greenos_outbox_pending` and answers it.
+    pub async fn refresh_pending(&self) -> Result<u64, OutboxError> {
+        let pending = outbox::pending(self.services.database()).await?;
+        self.services
+            .metrics()
+            .outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        Ok(pending)
+    }
+
+    /// Puts `FAILED` events back in line (all, or those named, or those of a topic).
+    pub async fn replay(
+        &self,
+        event_ids: &[String],
+        topic: Option<&str>,
+    ) -> Result<u64, OutboxError> {
+        let replayed = outbox::replay(self.services.database(), event_ids, topic).await?;
+        tracing::info!(replayed, "FAILED outbox events re-queued");
+        Ok(replayed)
+    }
+
+    /// Deletes up to `limit` events published more than `retention` ago.
+    pub async fn prune(
+        &self,
+        retention: std::time::Duration,
+        limit: u64,
+    ) -> Result<u64, OutboxError> {
+        let before = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|r| UtcMicros::now().as_datetime().checked_sub_signed(r))
+            .map_or(UtcMicros::now(), UtcMicros::truncating);
+        Ok(outbox::prune(self.services.database(), before, limit).await?)
     }
 
     /// Counts by topic and status and the oldest pending event's age.

@@ -1,0 +1,255 @@
+//! The outbox relay (SPEC §11): claims due events, publishes each batch to its Redis stream
+//! with one pipelined round trip (`XADD ... MAXLEN ~`), and settles every event in the claim's
+//! transaction: published; refused by its stream, to be retried after a backoff; or, after
+//! its last retry, copied to the dead-letter stream and marked `FAILED`. When Redis cannot be
+//! reached the claim is given back untouched (no event's attempts are burned), the outage is
+//! logged once, and the relay backs off as a whole until Redis answers again. Delivery is
+//! at-least-once: a crash between `XADD` and the commit publishes the event again, with the
+//! same `event_id`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use greenos_core::error_code::ErrorCode;
+use greenos_core::outbox::{OutboxEvent, RetryPolicy, Settled};
+use greenos_core::services::Services;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The dead-letter stream, after the prefix.
+pub const DLQ_STREAM: &str = "esg_greenos.dlq.v1";
+
+/// How long a connection attempt to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Cycles between two prunes of published events.
+const PRUNE_EVERY: u64 = 300;
+
+/// The relay's settings, from `GREENOS_OUTBOX_*` and `GREENOS_REDIS_STREAM_*`.
+#[derive(Clone, Debug)]
+pub struct RelaySettings {
+    /// Events claimed per batch (`GREENOS_OUTBOX_BATCH`).
+    pub batch: u64,
+    /// The pause when nothing is due (`GREENOS_OUTBOX_POLL_MS`).
+    pub poll: Duration,
+    /// Backoff and retries of refused events (and the backoff of an outage).
+    pub retry: RetryPolicy,
+    /// Published events older than this are pruned (`GREENOS_OUTBOX_RETENTION_DAYS`; `None`
+    /// keeps them).
+    pub retention: Option<Duration>,
+    /// Prepended to every stream name (`GREENOS_REDIS_STREAM_PREFIX`).
+    pub stream_prefix: String,
+    /// The approximate length streams are trimmed to (`GREENOS_REDIS_STREAM_MAXLEN`).
+    pub stream_maxlen: usize,
+}
+
+/// The running relay.
+pub struct OutboxRelay {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl OutboxRelay {
+    /// Starts relaying in the background.
+    pub fn start(services: Services, redis: redis::Client, settings: RelaySettings) -> OutboxRelay {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(Arc::new(services), redis, settings, stopped));
+        OutboxRelay { stop, task }
+    }
+
+    /// Stops after the batch in flight is settled.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(err) = self.task.await {
+            tracing::warn!(error = %err, "the outbox relay ended abnormally");
+        }
+    }
+}
+
+async fn run(
+    services: Arc<Services>,
+    redis: redis::Client,
+    settings: RelaySettings,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let outbox = || services.outbox();
+    let mut connection: Option<MultiplexedConnection> = None;
+    let mut outage_backoff: Option<Duration> = None;
+    let mut cycle: u64 = 0;
+    while !*stopped.borrow() {
+        cycle += 1;
+        if let Err(err) = outbox().refresh_pending().await {
+            tracing::warn!(error = %err, "cannot count pending outbox events");
+        }
+        if cycle % PRUNE_EVERY == 1
+            && let Some(retention) = settings.retention
+        {
+            match outbox().prune(retention, 500).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "published outbox events pruned"),
+                Err(err) => tracing::warn!(error = %err, "cannot prune published outbox events"),
+            }
+        }
+        let conn = match &mut connection {
+            Some(conn) => conn,
+            None => match connect(&redis).await {
+                Ok(conn) => {
+                    if outage_backoff.take().is_some() {
+                        tracing::info!("Redis is reachable again: publishing the outbox");
+                    }
+                    connection.insert(conn)
+                }
+                Err(err) => {
+                    let wait = outage(&mut outage_backoff, &settings, &err);
+                    pause(&mut stopped, wait).await;
+                    continue;
+                }
+            },
+        };
+        let claim = match outbox().claim(settings.batch).await {
+            Ok(claim) => claim,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot claim outbox events");
+                pause(&mut stopped, settings.poll).await;
+                continue;
+            }
+        };
+        if claim.events.is_empty() {
+            if let Err(err) = outbox().release(claim).await {
+                tracing::warn!(error = %err, "cannot end an empty outbox claim");
+            }
+            pause(&mut stopped, settings.poll).await;
+            continue;
+        }
+        let full = claim.events.len() as u64 >= settings.batch;
+        match publish(conn, &claim.events, &settings).await {
+            Ok(outcomes) => {
+                if let Err(err) = outbox().settle(claim, &outcomes, &settings.retry).await {
+                    // Published but not marked: they will be published again (at-least-once).
+                    tracing::error!(error = %err, "cannot record the published outbox events");
+                }
+            }
+            Err(err) => {
+                connection = None;
+                if let Err(release) = outbox().release(claim).await {
+                    tracing::warn!(error = %release, "cannot give back an outbox claim");
+                }
+                let wait = outage(&mut outage_backoff, &settings, &err);
+                pause(&mut stopped, wait).await;
+                continue;
+            }
+        }
+        if !full {
+            pause(&mut stopped, settings.poll).await;
+        }
+    }
+    tracing::info!("outbox relay stopped");
+}
+
+async fn connect(redis: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, redis.get_multiplexed_async_connection()).await {
+        Ok(result) => result,
+        Err(_) => Err(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "timed out connecting to Redis",
+        ))),
+    }
+}
+
+/// Logs an outage once, and answers how long to wait before the next try.
+fn outage(
+    backoff: &mut Option<Duration>,
+    settings: &RelaySettings,
+    err: &redis::RedisError,
+) -> Duration {
+    let wait = match *backoff {
+        None => {
+            tracing::warn!(error = %err, "Redis is unreachable: events wait in the outbox, the relay backs off");
+            settings.retry.base_delay
+        }
+        Some(previous) => previous.saturating_mul(2).min(settings.retry.max_delay),
+    };
+    *backoff = Some(wait);
+    wait
+}
+
+async fn pause(stopped: &mut watch::Receiver<bool>, wait: Duration) {
+    let _ = tokio::time::timeout(wait, stopped.changed()).await;
+}
+
+/// Publishes `events` in one pipelined round trip; an event its stream refuses is retried or,
+/// out of retries, copied to the dead-letter stream. `Err` means Redis could not be reached.
+async fn publish(
+    conn: &mut MultiplexedConnection,
+    events: &[OutboxEvent],
+    settings: &RelaySettings,
+) -> redis::RedisResult<Vec<Settled>> {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    for event in events {
+        pipe.cmd("XADD")
+            .arg(format!("{}{}", settings.stream_prefix, event.topic))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(settings.stream_maxlen)
+            .arg("*")
+            .arg("event_id")
+            .arg(&event.event_id)
+            .arg("schema_version")
+            .arg(&event.topic)
+            .arg("payload")
+            .arg(&event.payload);
+    }
+    let results: Vec<redis::RedisResult<String>> = pipe.query_async(conn).await?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut dead = redis::pipe();
+    dead.ignore_errors();
+    let mut dead_count = 0;
+    for (event, result) in events.iter().zip(results) {
+        match result {
+            Ok(_) => outcomes.push(Settled::Published),
+            Err(err) => {
+                let error = err.to_string();
+                if settings.retry.exhausted(event.attempts) {
+                    dead.cmd("XADD")
+                        .arg(format!("{}{DLQ_STREAM}", settings.stream_prefix))
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(settings.stream_maxlen)
+                        .arg("*")
+                        .arg("event_id")
+                        .arg(&event.event_id)
+                        .arg("schema_version")
+                        .arg(&event.topic)
+                        .arg("payload")
+                        .arg(&event.payload)
+                        .arg("error_code")
+                        .arg(ErrorCode::OutboxPublishFailed.as_str())
+                        .arg("last_error")
+                        .arg(&error)
+                        .arg("attempts")
+                        .arg(event.attempts.saturating_add(1));
+                    dead_count += 1;
+                    outcomes.push(Settled::Dead(error));
+                } else {
+                    tracing::warn!(event_id = %event.event_id, topic = %event.topic, error = %error,
+                        attempts = event.attempts + 1, "an outbox event was refused by its stream; it will be retried");
+                    outcomes.push(Settled::Retry(error));
+                }
+            }
+        }
+    }
+    if dead_count > 0 {
+        let copied: Vec<redis::RedisResult<String>> = dead.query_async(conn).await?;
+        if let Some(Err(err)) = copied.into_iter().find(Result::is_err) {
+            // The dead-letter stream refused too: keep the events pending rather than lose them.
+            return Err(err);
+        }
+        tracing::error!(
+            count = dead_count,
+            "outbox events dead-lettered after their retries"
+        );
+    }
+    Ok(outcomes)
+}

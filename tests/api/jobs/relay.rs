@@ -1,0 +1,266 @@
+//! The outbox relay against the real Redis: every event published with the SPEC fields, a
+//! poison event dead-lettered after its retries and replayed, Redis cut and restored with no
+//! event lost and no attempt burned, and two relays on one PostgreSQL publishing each row once.
+
+use std::time::Duration;
+
+use greenos::app::AppState;
+use greenos::config::Config;
+use greenos_jobs::relay::{DLQ_STREAM, OutboxRelay, RelaySettings};
+use redis::AsyncCommands;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::proxy::TcpProxy;
+use crate::helpers::{Backend, TestApp, trip_json, unreachable_service};
+use crate::on_both_backends;
+
+on_both_backends!(
+    every_event_is_published_with_its_fields,
+    a_poison_event_is_dead_lettered_then_replayed,
+    a_redis_outage_loses_nothing_and_burns_no_attempt,
+);
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+async fn redis() -> Option<redis::aio::MultiplexedConnection> {
+    match redis::Client::open(REDIS) {
+        Ok(client) => match client.get_multiplexed_async_connection().await {
+            Ok(conn) => Some(conn),
+            Err(err) => {
+                unreachable_service("Redis at 127.0.0.1:6379", &err);
+                None
+            }
+        },
+        Err(err) => {
+            unreachable_service("Redis at 127.0.0.1:6379", &err);
+            None
+        }
+    }
+}
+
+fn settings(app: &TestApp) -> RelaySettings {
+    let mut settings = Config::from_vars(&app.vars).expect("configuration").relay;
+    settings.poll = Duration::from_millis(20);
+    settings.retry.base_delay = Duration::from_millis(20);
+    settings.retry.max_delay = Duration::from_millis(100);
+    settings
+}
+
+async fn ingest(app: &TestApp, count: usize, prefix: &str) {
+    let trips: Vec<Value> = (0..count)
+        .map(|i| trip_json(&format!("{prefix}-{i:04}")))
+        .collect();
+    let (status, body) = app.post_json("/api/v2/esg/trips", &json!(trips)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn count_status(app: &TestApp, status: &str) -> i64 {
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM esg_outbox_events WHERE status = '{status}'"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+/// Waits (bounded) until `done` holds.
+async fn eventually<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+use sea_orm::ConnectionTrait;
+
+async fn every_event_is_published_with_its_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    ingest(&app, 30, "pub").await;
+    let settings = settings(&app);
+    let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
+    let relay = OutboxRelay::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings,
+    );
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 30 }).await);
+    relay.shutdown().await;
+    let entries: redis::streams::StreamRangeReply = conn.xrange_all(&stream).await.expect("xrange");
+    assert_eq!(entries.ids.len(), 30);
+    let first = &entries.ids[0];
+    let field = |name: &str| -> String {
+        first
+            .get::<String>(name)
+            .unwrap_or_else(|| panic!("field {name}"))
+    };
+    assert_eq!(field("schema_version"), "esg_calculated.v1");
+    let payload: Value = serde_json::from_str(&field("payload")).expect("payload JSON");
+    assert_eq!(payload["event_id"], field("event_id"));
+    assert_eq!(payload["schema_version"], "esg_calculated.v1");
+    assert_eq!(payload["aggregate_id"], payload["data"]["trip_id"]);
+    let mut trips: Vec<String> = entries
+        .ids
+        .iter()
+        .filter_map(|entry| entry.get::<String>("payload"))
+        .filter_map(|p| serde_json::from_str::<Value>(&p).ok())
+        .filter_map(|p| p["data"]["trip_id"].as_str().map(str::to_owned))
+        .collect();
+    trips.sort();
+    let expected: Vec<String> = (0..30).map(|i| format!("pub-{i:04}")).collect();
+    assert_eq!(trips, expected, "every event once");
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metrics.value("greenos_outbox_published_total", &[]),
+        Some(30.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metrics.value("greenos_outbox_pending", &[]),
+        Some(0.0),
+        "{metrics}"
+    );
+    let _: () = conn.del(&stream).await.expect("clean up");
+}
+
+async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let mut settings = settings(&app);
+    settings.retry.max_retries = 3;
+    let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
+    let dlq = format!("{}{DLQ_STREAM}", settings.stream_prefix);
+    // The stream's key holds a string: every XADD to it is refused (WRONGTYPE).
+    let _: () = conn.set(&stream, "not a stream").await.expect("poison");
+    ingest(&app, 2, "poison").await;
+    let relay = OutboxRelay::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings.clone(),
+    );
+    assert!(eventually(|| async { count_status(&app, "FAILED").await == 2 }).await);
+    relay.shutdown().await;
+    let dead: redis::streams::StreamRangeReply = conn.xrange_all(&dlq).await.expect("dlq");
+    assert_eq!(dead.ids.len(), 2);
+    assert_eq!(
+        dead.ids[0].get::<String>("error_code").as_deref(),
+        Some("GREENOS_OUTBOX_PUBLISH_FAILED")
+    );
+    assert_eq!(dead.ids[0].get::<String>("attempts").as_deref(), Some("3"));
+    assert!(
+        dead.ids[0]
+            .get::<String>("last_error")
+            .is_some_and(|e| e.contains("WRONGTYPE"))
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(metrics.value("greenos_outbox_failed_total", &[]), Some(2.0));
+    assert_eq!(metrics.value("greenos_outbox_retry_total", &[]), Some(4.0));
+    let audits = app
+        .count_rows("esg_audit_metadata WHERE event_type = 'OUTBOX_EVENT_DEAD_LETTERED'")
+        .await;
+    assert_eq!(audits, 2);
+
+    // Once the stream is repaired, a replay publishes them.
+    let _: () = conn.del(&stream).await.expect("repair");
+    let replayed = app
+        .services
+        .outbox()
+        .replay(&[], None)
+        .await
+        .expect("replay");
+    assert_eq!(replayed, 2);
+    let relay = OutboxRelay::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings,
+    );
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 2 }).await);
+    relay.shutdown().await;
+    let _: () = conn.del(&[&stream, &dlq]).await.expect("clean up");
+}
+
+async fn a_redis_outage_loses_nothing_and_burns_no_attempt(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let proxy = TcpProxy::start("127.0.0.1:6379").await;
+    proxy.cut();
+    ingest(&app, 20, "outage").await;
+    let settings = settings(&app);
+    let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
+    let relay = OutboxRelay::start(
+        app.services.clone(),
+        redis::Client::open(format!("redis://127.0.0.1:{}", proxy.port)).expect("client"),
+        settings,
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count_status(&app, "PENDING").await, 20);
+    let attempts = app.count_rows("esg_outbox_events WHERE attempts > 0").await;
+    assert_eq!(attempts, 0, "an outage burns no event's attempts");
+    proxy.restore();
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 20 }).await);
+    relay.shutdown().await;
+    let length: usize = conn.xlen(&stream).await.expect("xlen");
+    assert_eq!(length, 20);
+    let _: () = conn.del(&stream).await.expect("clean up");
+}
+
+/// Two relays on one PostgreSQL: `FOR UPDATE SKIP LOCKED` gives each row to one of them, so
+/// the stream holds exactly as many entries as the outbox rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_publish_each_row_once() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    for batch in 0..4 {
+        ingest(&app, 100, &format!("two-{batch}")).await;
+    }
+    let mut settings = settings(&app);
+    settings.batch = 25;
+    let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
+    let second = AppState::build(Config::from_vars(&app.vars).expect("configuration"))
+        .await
+        .expect("second worker");
+    let a = OutboxRelay::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings.clone(),
+    );
+    let b = OutboxRelay::start(
+        second.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings,
+    );
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 400 }).await);
+    a.shutdown().await;
+    b.shutdown().await;
+    let length: usize = conn.xlen(&stream).await.expect("xlen");
+    assert_eq!(length, 400);
+    let _: () = conn.del(&stream).await.expect("clean up");
+}
