@@ -5,6 +5,7 @@ use std::future::Future;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use greenos_core::services::backend_name;
+use greenos_jobs::consumer::TripConsumer;
 use greenos_jobs::relay::OutboxRelay;
 use greenos_jobs::scheduler::ExportScheduler;
 use tokio::net::TcpListener;
@@ -29,8 +30,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the REST API, GraphQL, the scheduled MRV exports and the outbox relay (migrates the
-    /// database first).
+    /// Run the REST API, GraphQL and the background jobs: scheduled MRV exports, the outbox
+    /// relay and the trip_completed.v1 consumer (migrates the database first).
     Serve {
         /// Which part of the service this process runs.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -91,7 +92,7 @@ pub enum Role {
     All,
     /// The REST API and GraphQL.
     Api,
-    /// The background jobs: the scheduled MRV exports and the outbox relay.
+    /// The background jobs: scheduled exports, the outbox relay, the trip consumer.
     Worker,
 }
 
@@ -195,8 +196,18 @@ pub async fn serve(
             state.config.relay.clone(),
         )),
     };
+    let consumer = match role {
+        Role::Api => None,
+        Role::All | Role::Worker => Some(TripConsumer::start(
+            state.services.clone(),
+            state.redis.clone(),
+            state.config.consumer.clone(),
+        )),
+    };
     let served = if role == Role::Worker {
-        tracing::info!("worker role: scheduled exports and the outbox relay run; no HTTP listener");
+        tracing::info!(
+            "worker role: scheduled exports, the outbox relay and the trip consumer run; no HTTP listener"
+        );
         shutdown.await;
         Ok(())
     } else {
@@ -208,6 +219,9 @@ pub async fn serve(
             .await
             .context("HTTP server failed")
     };
+    if let Some(consumer) = consumer {
+        consumer.shutdown().await;
+    }
     if let Some(relay) = relay {
         relay.shutdown().await;
     }

@@ -107,6 +107,7 @@ use greenos_core::proof::UtcMicros;
 /// GraphQL settings.
 pub use greenos_graphql::GraphqlSettings;
 /// The scheduled exports and the outbox relay.
+pub use greenos_jobs::consumer::ConsumerSettings;
 pub use greenos_jobs::relay::RelaySettings;
 pub use greenos_jobs::scheduler::ExportSchedule;
 
@@ -186,6 +187,8 @@ pub struct Config {
     pub exports: ExportSchedule,
     /// `GREENOS_OUTBOX_*` and `GREENOS_REDIS_STREAM_*`: the outbox relay of the worker role.
     pub relay: RelaySettings,
+    /// `GREENOS_TRIP_*`: the `trip_completed.v1` consumer of the worker role.
+    pub consumer: ConsumerSettings,
 }
 
 impl Config {
@@ -260,6 +263,7 @@ impl Config {
             graphql: graphql_config(vars)?,
             exports: export_schedule(vars)?,
             relay: relay_settings(vars)?,
+            consumer: consumer_settings(vars)?,
         })
     }
 }
@@ -277,6 +281,58 @@ fn seconds(vars: &Vars, var: &'static str) -> Result<Duration, ConfigError> {
             got: Some(value.to_string()),
         })
     }
+}
+
+fn consumer_settings(vars: &Vars) -> Result<ConsumerSettings, ConfigError> {
+    let relay = relay_settings(vars)?;
+    let name_ok = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    };
+    let group = vars.string("GREENOS_TRIP_CONSUMER_GROUP");
+    if !name_ok(&group) {
+        return Err(ConfigError {
+            var: "GREENOS_TRIP_CONSUMER_GROUP",
+            expected: "1 to 128 characters of A-Z a-z 0-9 . _ : -".to_owned(),
+            got: Some(group),
+        });
+    }
+    let consumer = match vars.optional("GREENOS_TRIP_CONSUMER_NAME") {
+        Some(name) if name_ok(&name) => name,
+        Some(name) => {
+            return Err(ConfigError {
+                var: "GREENOS_TRIP_CONSUMER_NAME",
+                expected: "1 to 128 characters of A-Z a-z 0-9 . _ : -".to_owned(),
+                got: Some(name),
+            });
+        }
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_else(|_| "greenos".to_owned());
+            let host: String = host
+                .trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+                .take(100)
+                .collect();
+            format!("{host}-{}", std::process::id())
+        }
+    };
+    let claim_idle_ms: u64 = vars.parse(
+        "GREENOS_TRIP_CLAIM_IDLE_MS",
+        "a whole number of milliseconds, e.g. 60000",
+    )?;
+    Ok(ConsumerSettings {
+        group,
+        consumer,
+        claim_idle: Duration::from_millis(claim_idle_ms),
+        stream_prefix: relay.stream_prefix,
+        stream_maxlen: relay.stream_maxlen,
+        backoff: relay.retry.base_delay,
+    })
 }
 
 fn relay_settings(vars: &Vars) -> Result<RelaySettings, ConfigError> {

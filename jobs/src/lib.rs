@@ -1,6 +1,7 @@
 //! GreenOS background work, started by `greenos serve --role worker|all`: the scheduled MRV
-//! exports and the outbox relay to Redis Streams (the `trip_completed.v1` consumer is still to
-//! come). Each job takes `Services` and its own settings, never the whole application.
+//! exports, the outbox relay to Redis Streams and the `trip_completed.v1` consumer. Each job
+//! takes `Services` and its own settings, never the whole application.
 
+pub mod consumer;
 pub mod relay;
 pub mod scheduler;

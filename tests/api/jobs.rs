@@ -1,4 +1,5 @@
 //! The background jobs as a worker runs them, against the real stores.
 
+mod consumer;
 mod relay;
 mod scheduler;

@@ -1,0 +1,183 @@
+//! The `trip_completed.v1` consumer against the real Redis: valid entries are ingested and
+//! acknowledged, invalid ones dead-lettered with their code, entries a dead consumer left
+//! pending are reclaimed, and a re-delivered entry is a duplicate.
+
+use std::time::Duration;
+
+use greenos::config::Config;
+use greenos_jobs::consumer::{ConsumerSettings, TRIP_STREAM, TripConsumer};
+use greenos_jobs::relay::DLQ_STREAM;
+use redis::AsyncCommands;
+use redis::streams::{StreamPendingReply, StreamReadOptions, StreamReadReply};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, trip_json, unreachable_service};
+use crate::on_both_backends;
+
+on_both_backends!(
+    valid_entries_are_ingested_and_invalid_ones_dead_lettered,
+    entries_left_pending_by_a_dead_consumer_are_reclaimed
+);
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+async fn redis() -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(REDIS).ok()?;
+    match client.get_multiplexed_async_connection().await {
+        Ok(conn) => Some(conn),
+        Err(err) => {
+            unreachable_service("Redis at 127.0.0.1:6379", &err);
+            None
+        }
+    }
+}
+
+fn settings(app: &TestApp) -> ConsumerSettings {
+    let mut settings = Config::from_vars(&app.vars)
+        .expect("configuration")
+        .consumer;
+    settings.backoff = Duration::from_millis(50);
+    settings
+}
+
+async fn eventually<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+async fn add(conn: &mut redis::aio::MultiplexedConnection, stream: &str, payload: &str) {
+    let _: String = conn
+        .xadd(stream, "*", &[("payload", payload)])
+        .await
+        .expect("xadd");
+}
+
+async fn valid_entries_are_ingested_and_invalid_ones_dead_lettered(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let settings = settings(&app);
+    let stream = format!("{}{TRIP_STREAM}", settings.stream_prefix);
+    let dlq = format!("{}{DLQ_STREAM}", settings.stream_prefix);
+    for i in 0..3 {
+        add(
+            &mut conn,
+            &stream,
+            &trip_json(&format!("c-{i}")).to_string(),
+        )
+        .await;
+    }
+    add(&mut conn, &stream, "{not json").await;
+    let mut uncovered = trip_json("c-zz");
+    uncovered["country_code"] = json!("ZZ");
+    add(&mut conn, &stream, &uncovered.to_string()).await;
+    let mut conflicting = trip_json("c-0");
+    conflicting["distance_km"] = json!(99.0);
+    add(&mut conn, &stream, &conflicting.to_string()).await;
+    // The same trip again: a duplicate, acknowledged, no second row.
+    add(&mut conn, &stream, &trip_json("c-1").to_string()).await;
+
+    let consumer = TripConsumer::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings.clone(),
+    );
+    let dead = || async {
+        let mut conn = redis().await.expect("redis");
+        conn.xlen::<_, usize>(&dlq).await.unwrap_or_default() == 3
+    };
+    assert!(eventually(dead).await, "three entries dead-lettered");
+    assert!(eventually(|| async { app.count_rows("esg_impact_ledger").await == 3 }).await);
+    consumer.shutdown().await;
+    let pending: StreamPendingReply = conn
+        .xpending(&stream, &settings.group)
+        .await
+        .expect("xpending");
+    assert_eq!(pending.count(), 0, "every entry acknowledged");
+    let entries: redis::streams::StreamRangeReply = conn.xrange_all(&dlq).await.expect("dlq");
+    let mut codes: Vec<String> = entries
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("error_code"))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            "GREENOS_COUNTRY_FACTOR_NOT_CONFIGURED",
+            "GREENOS_DUPLICATE_IMPACT",
+            "GREENOS_VALIDATION_FAILED"
+        ]
+    );
+    assert_eq!(app.count_rows("esg_outbox_events").await, 3);
+    let _: () = conn.del(&[&stream, &dlq]).await.expect("clean up");
+}
+
+async fn entries_left_pending_by_a_dead_consumer_are_reclaimed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let mut settings = settings(&app);
+    settings.claim_idle = Duration::from_millis(200);
+    let stream = format!("{}{TRIP_STREAM}", settings.stream_prefix);
+    let _: () = conn
+        .xgroup_create_mkstream(&stream, &settings.group, "0")
+        .await
+        .expect("group");
+    for i in 0..5 {
+        add(
+            &mut conn,
+            &stream,
+            &trip_json(&format!("r-{i}")).to_string(),
+        )
+        .await;
+    }
+    // A consumer reads them and dies before acknowledging.
+    let read: StreamReadReply = conn
+        .xread_options(
+            &[&stream],
+            &[">"],
+            &StreamReadOptions::default()
+                .group(&settings.group, "dead-worker")
+                .count(10),
+        )
+        .await
+        .expect("read");
+    assert_eq!(read.keys[0].ids.len(), 5);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let consumer = TripConsumer::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings.clone(),
+    );
+    assert!(eventually(|| async { app.count_rows("esg_impact_ledger").await == 5 }).await);
+    let acked = || async {
+        let mut conn = redis().await.expect("redis");
+        let pending: StreamPendingReply = conn
+            .xpending(&stream, &settings.group)
+            .await
+            .expect("xpending");
+        pending.count() == 0
+    };
+    assert!(
+        eventually(acked).await,
+        "the reclaimed entries are acknowledged"
+    );
+    consumer.shutdown().await;
+    let _: () = conn.del(&stream).await.expect("clean up");
+}
