@@ -6,6 +6,7 @@
 mod cpu;
 mod export;
 mod graphql;
+mod jobs;
 mod measure;
 mod seed;
 
@@ -37,6 +38,8 @@ pub enum BenchTarget {
     Export(export::BenchExportArgs),
     /// Dashboard GraphQL queries on a large ledger: pages, totals, the export list.
     Graphql(graphql::BenchGraphqlArgs),
+    /// The outbox relay to Redis and the trip_completed.v1 consumer into the ledger.
+    Jobs(jobs::BenchJobsArgs),
 }
 
 /// The database a benchmark runs against.
@@ -81,6 +84,7 @@ pub async fn run(vars: Vars, args: &BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Ingest(ingest) => run_ingest(vars, ingest).await,
         BenchTarget::Export(export) => export::run(vars, export).await,
         BenchTarget::Graphql(graphql) => graphql::run(vars, graphql).await,
+        BenchTarget::Jobs(jobs) => jobs::run(vars, jobs).await,
     }
 }
 

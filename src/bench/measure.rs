@@ -53,7 +53,7 @@ impl fmt::Display for Report {
 }
 
 /// One trip of the §4 schema as a JSON object; ids are unique per `prefix` and `i`.
-fn trip_json(prefix: &str, i: usize) -> String {
+pub(super) fn trip_json(prefix: &str, i: usize) -> String {
     let country = ["CI", "SN", "KE"][i % 3];
     format!(
         r#"{{"trip_id":"{prefix}-{i}","user_id":"u-{}","vehicle_id":"ev-{}","country_code":"{country}","geo_hash":"s0t5q","event_timestamp":"2026-02-{:02}T{:02}:{:02}:{:02}.{:06}Z","distance_km":{}.{:03}}}"#,

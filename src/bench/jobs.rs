@@ -1,0 +1,162 @@
+//! `greenos bench jobs`: the outbox relay's rate to the local Redis and the `trip_completed.v1`
+//! consumer's rate from a stream into the ledger, each with the CPU it costs per item.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use greenos_core::context::RequestContext;
+use greenos_core::ledger::{BodyFormat, TripsBody, parse_body};
+use greenos_jobs::consumer::{TRIP_STREAM, TripConsumer};
+use greenos_jobs::relay::OutboxRelay;
+use redis::AsyncCommands;
+
+use crate::app::AppState;
+use crate::bench::cpu::{CpuSnapshot, per_trip};
+use crate::bench::measure::trip_json;
+use crate::bench::{BenchBackend, BenchDatabase};
+use crate::config::{Config, Vars};
+
+/// `greenos bench jobs [--backend sqlite|postgres] [--events 100000]`.
+#[derive(Clone, Debug, Args)]
+pub struct BenchJobsArgs {
+    /// The store to measure.
+    #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+    pub backend: BenchBackend,
+    /// Events relayed, and trips consumed.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: usize,
+    /// The PostgreSQL server for `--backend postgres` (default: GREENOS_DATABASE_URL).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// Runs the benchmark and prints its table.
+pub async fn run(mut vars: Vars, args: &BenchJobsArgs) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let database = BenchDatabase::create(
+        &vars,
+        args.backend,
+        args.database_url.as_deref(),
+        scratch.path(),
+    )
+    .await?;
+    let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
+    vars.set("GREENOS_DATABASE_URL", database.url.clone())
+        .set("GREENOS_ENV", "dev")
+        .set("GREENOS_API_TOKENS_JSON", "")
+        .set("GREENOS_REDIS_STREAM_PREFIX", prefix.clone())
+        .set(
+            "GREENOS_DATA_DIR",
+            scratch.path().join("data").display().to_string(),
+        );
+    let result = measure(&vars, args, &prefix).await;
+    database.drop().await;
+    let report = result?;
+    println!(
+        "\ngreenos bench jobs --backend {:?} --events {} ({} CPUs)\n",
+        args.backend,
+        args.events,
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    println!("{report}");
+    Ok(())
+}
+
+async fn measure(vars: &Vars, args: &BenchJobsArgs, prefix: &str) -> anyhow::Result<String> {
+    let config = Config::from_vars(vars)?;
+    let state = AppState::build(config.clone()).await?;
+    let with_postgres = args.backend == BenchBackend::Postgres;
+    let ctx = RequestContext::system("bench");
+    for start in (0..args.events).step_by(1000) {
+        let end = (start + 1000).min(args.events);
+        let body: Vec<String> = (start..end).map(|i| trip_json("relay", i)).collect();
+        let TripsBody::Batch(trips) =
+            parse_body(BodyFormat::Json, format!("[{}]", body.join(",")).as_bytes())?
+        else {
+            bail!("a batch parsed as one trip");
+        };
+        state.services.ledger().ingest(&ctx, trips).await?;
+    }
+    let mut report = String::from(
+        "| job | items | seconds | items/s | CPU per item |\n|---|---:|---:|---:|---|\n",
+    );
+    let redis = state.redis.clone();
+    let mut conn = redis.get_multiplexed_async_connection().await?;
+
+    let cpu = CpuSnapshot::take();
+    let started = Instant::now();
+    let relay = OutboxRelay::start(state.services.clone(), redis.clone(), config.relay.clone());
+    while state.services.outbox().refresh_pending().await? > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    relay.shutdown().await;
+    let (own, postgres) = CpuSnapshot::take().since(&cpu);
+    row(
+        &mut report,
+        "outbox relay → Redis",
+        args.events,
+        elapsed,
+        per_trip(own, postgres, args.events, with_postgres),
+    );
+
+    let stream = format!("{prefix}{TRIP_STREAM}");
+    for start in (0..args.events).step_by(1000) {
+        let mut pipe = redis::pipe();
+        for i in start..(start + 1000).min(args.events) {
+            pipe.xadd(&stream, "*", &[("payload", trip_json("consumed", i))])
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+    }
+    let before = state
+        .services
+        .ledger()
+        .count_impacts(&Default::default())
+        .await?;
+    let target = before + args.events as u64;
+    let cpu = CpuSnapshot::take();
+    let started = Instant::now();
+    let consumer = TripConsumer::start(
+        state.services.clone(),
+        redis.clone(),
+        config.consumer.clone(),
+    );
+    while state
+        .services
+        .ledger()
+        .count_impacts(&Default::default())
+        .await?
+        < target
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    consumer.shutdown().await;
+    let (own, postgres) = CpuSnapshot::take().since(&cpu);
+    row(
+        &mut report,
+        "trip_completed.v1 consumer → ledger",
+        args.events,
+        elapsed,
+        per_trip(own, postgres, args.events, with_postgres),
+    );
+
+    let keys: Vec<String> = conn.keys(format!("{prefix}*")).await?;
+    if !keys.is_empty() {
+        let _: () = conn.del(keys).await?;
+    }
+    state.services.database().clone().close().await.ok();
+    Ok(report)
+}
+
+fn row(report: &mut String, what: &str, items: usize, elapsed: Duration, cpu: String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        report,
+        "| {what} | {items} | {:.2} | {:.0} | {cpu} |",
+        elapsed.as_secs_f64(),
+        items as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+}
