@@ -9,6 +9,7 @@ use axum::extract::FromRef;
 use greenos_core::metrics::Metrics;
 use greenos_core::services::{ServiceSettings, Services};
 use greenos_graphql::{Graphql, build_schema};
+use greenos_jobs::streams::RedisStreamProbe;
 
 use crate::config::Config;
 use crate::db;
@@ -74,9 +75,13 @@ impl AppState {
             .start(&config.methodology)
             .await
             .context("cannot bootstrap the methodology registry")?;
-        let graphql = build_schema(services.clone(), config.graphql);
         let redis = redis::Client::open(config.redis.url.as_str())
             .context("invalid configuration: GREENOS_REDIS_URL is not a Redis URL")?;
+        let services = services.with_stream_probe(Arc::new(RedisStreamProbe::new(
+            redis.clone(),
+            &config.consumer,
+        )));
+        let graphql = build_schema(services.clone(), config.graphql);
         Ok(Self(Arc::new(App {
             config,
             services,

@@ -5,3 +5,4 @@
 pub mod consumer;
 pub mod relay;
 pub mod scheduler;
+pub mod streams;

@@ -11,6 +11,6 @@ pub use envelope::{AUDIT_GENERATED_V1, ESG_CALCULATED_V1, Envelope};
 pub use relay::{OutboxClaim, OutboxEvent, RetryPolicy, Settled};
 pub(crate) use relay::{claim, pending, prune, replay};
 pub(crate) use stats::stats;
-pub use stats::{OutboxStats, TopicCount};
+pub use stats::{OutboxStats, StreamProbe, StreamStats, TopicCount};
 pub use store::OutboxStatus;
 pub(crate) use store::{insert_rows, pending_row};

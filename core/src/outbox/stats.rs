@@ -29,6 +29,30 @@ pub struct OutboxStats {
     pub counts: Vec<TopicCount>,
     /// Seconds the oldest `PENDING` event has waited; `null` when none waits.
     pub oldest_pending_age_seconds: Option<f64>,
+    /// Entries of the dead-letter stream; `null` when the streams cannot be read.
+    pub dlq_length: Option<u64>,
+    /// Entries the trip consumer group has read but not acknowledged.
+    pub consumer_pending: Option<u64>,
+    /// Entries of `trip_completed.v1` the group has not read yet.
+    pub consumer_lag: Option<u64>,
+}
+
+/// What the streams say, read by whoever can reach them (core never talks to Redis).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Entries of the dead-letter stream.
+    pub dlq_length: u64,
+    /// Entries the trip consumer group has read but not acknowledged.
+    pub consumer_pending: u64,
+    /// Entries the group has not read yet, when the server reports it.
+    pub consumer_lag: Option<u64>,
+}
+
+/// Reads [`StreamStats`] (the worker crate implements it over Redis).
+#[async_trait::async_trait]
+pub trait StreamProbe: Send + Sync {
+    /// The current figures, or why they cannot be read.
+    async fn probe(&self) -> Result<StreamStats, String>;
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -62,5 +86,8 @@ pub(crate) async fn stats<C: ConnectionTrait>(db: &C) -> Result<OutboxStats, DbE
         counts,
         oldest_pending_age_seconds: oldest
             .map(|at| (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6),
+        dlq_length: None,
+        consumer_pending: None,
+        consumer_lag: None,
     })
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::metrics::Metrics;
+use crate::outbox::StreamProbe;
 use crate::proof::Signer;
 
 pub use bulk::BulkIngest;
@@ -46,6 +47,7 @@ struct Inner {
     signer: Arc<Signer>,
     metrics: Metrics,
     settings: ServiceSettings,
+    streams: Option<Arc<dyn StreamProbe>>,
 }
 
 /// Whether the database answers, and which backend it is.
@@ -70,7 +72,24 @@ impl Services {
             signer,
             metrics,
             settings,
+            streams: None,
         }))
+    }
+
+    /// The same services, whose outbox stats also read the streams through `probe`.
+    pub fn with_stream_probe(self, probe: Arc<dyn StreamProbe>) -> Services {
+        let inner = &self.0;
+        Services(Arc::new(Inner {
+            db: inner.db.clone(),
+            signer: Arc::clone(&inner.signer),
+            metrics: inner.metrics.clone(),
+            settings: inner.settings.clone(),
+            streams: Some(probe),
+        }))
+    }
+
+    fn stream_probe(&self) -> Option<&Arc<dyn StreamProbe>> {
+        self.0.streams.as_ref()
     }
 
     /// Ingesting, reading and verifying impacts.

@@ -95,9 +95,24 @@ impl<'a> OutboxService<'a> {
         Ok(outbox::prune(self.services.database(), before, limit).await?)
     }
 
-    /// Counts by topic and status and the oldest pending event's age.
+    /// Counts by topic and status, the oldest pending event's age, and (when the streams can
+    /// be read) the dead-letter stream's length and the trip consumer group's pending count
+    /// and lag.
     pub async fn stats(&self) -> Result<OutboxStats, OutboxError> {
-        Ok(outbox::stats(self.services.database()).await?)
+        let mut stats = outbox::stats(self.services.database()).await?;
+        if let Some(probe) = self.services.stream_probe() {
+            match probe.probe().await {
+                Ok(streams) => {
+                    stats.dlq_length = Some(streams.dlq_length);
+                    stats.consumer_pending = Some(streams.consumer_pending);
+                    stats.consumer_lag = streams.consumer_lag;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the streams for the outbox stats")
+                }
+            }
+        }
+        Ok(stats)
     }
 }
 

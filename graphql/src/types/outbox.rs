@@ -21,6 +21,12 @@ pub struct OutboxStats {
     pub counts: Vec<TopicCount>,
     /// Seconds the oldest pending event has waited.
     pub oldest_pending_age_seconds: Option<f64>,
+    /// Entries of the dead-letter stream (null when the streams cannot be read).
+    pub dlq_length: Option<u64>,
+    /// Entries the trip consumer group has read but not acknowledged.
+    pub consumer_pending: Option<u64>,
+    /// Entries of `trip_completed.v1` the group has not read yet.
+    pub consumer_lag: Option<u64>,
 }
 
 impl From<CoreStats> for OutboxStats {
@@ -36,6 +42,9 @@ impl From<CoreStats> for OutboxStats {
                 })
                 .collect(),
             oldest_pending_age_seconds: stats.oldest_pending_age_seconds,
+            dlq_length: stats.dlq_length,
+            consumer_pending: stats.consumer_pending,
+            consumer_lag: stats.consumer_lag,
         }
     }
 }

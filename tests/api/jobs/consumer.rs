@@ -122,6 +122,10 @@ async fn valid_entries_are_ingested_and_invalid_ones_dead_lettered(backend: Back
         ]
     );
     assert_eq!(app.count_rows("esg_outbox_events").await, 3);
+    let (_, stats) = app.get_json("/api/v2/esg/outbox/stats").await;
+    assert_eq!(stats["dlq_length"], 3, "{stats}");
+    assert_eq!(stats["consumer_pending"], 0, "{stats}");
+    assert_eq!(stats["consumer_lag"], 0, "{stats}");
     let _: () = conn.del(&[&stream, &dlq]).await.expect("clean up");
 }
 

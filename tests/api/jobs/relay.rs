@@ -179,6 +179,12 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
         .count_rows("esg_audit_metadata WHERE event_type = 'OUTBOX_EVENT_DEAD_LETTERED'")
         .await;
     assert_eq!(audits, 2);
+    let (_, stats) = app.get_json("/api/v2/esg/outbox/stats").await;
+    assert_eq!(stats["dlq_length"], 2, "{stats}");
+    let data = app
+        .graphql("{ outboxStats { dlqLength consumerPending } }", json!({}))
+        .await;
+    assert_eq!(data["outboxStats"]["dlqLength"], 2);
 
     // Once the stream is repaired, a replay publishes them.
     let _: () = conn.del(&stream).await.expect("repair");
