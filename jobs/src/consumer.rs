@@ -85,6 +85,9 @@ async fn run(
     let stream = format!("{}{TRIP_STREAM}", settings.stream_prefix);
     let mut connection: Option<MultiplexedConnection> = None;
     let mut failing = false;
+    // Entries this consumer read but did not acknowledge (before a failure, or before a
+    // restart under the same name) are read again first.
+    let mut own_pending = true;
     while !*stopped.borrow() {
         let conn = match &mut connection {
             Some(conn) => conn,
@@ -93,7 +96,6 @@ async fn run(
                     if failing {
                         tracing::info!("Redis is reachable again: consuming trips");
                     }
-                    failing = false;
                     connection.insert(conn)
                 }
                 Err(err) => {
@@ -106,10 +108,16 @@ async fn run(
                 }
             },
         };
-        match cycle(&services, conn, &stream, &settings).await {
-            Ok(()) => {}
+        match cycle(&services, conn, &stream, &settings, &mut own_pending).await {
+            Ok(()) => {
+                if failing {
+                    tracing::info!("the trip consumer recovered");
+                }
+                failing = false;
+            }
             Err(err) => {
                 connection = None;
+                own_pending = true;
                 if !failing {
                     tracing::warn!(error = %err, "the trip consumer failed; its entries stay pending");
                 }
@@ -144,7 +152,20 @@ async fn cycle(
     conn: &mut MultiplexedConnection,
     stream: &str,
     settings: &ConsumerSettings,
+    own_pending: &mut bool,
 ) -> Result<(), CycleError> {
+    if *own_pending {
+        let options = StreamReadOptions::default()
+            .group(&settings.group, &settings.consumer)
+            .count(READ_COUNT);
+        let read: StreamReadReply = conn.xread_options(&[stream], &["0"], &options).await?;
+        let entries: Vec<StreamId> = read.keys.into_iter().flat_map(|key| key.ids).collect();
+        if entries.is_empty() {
+            *own_pending = false;
+        } else {
+            return ingest(services, conn, stream, settings, entries).await;
+        }
+    }
     let idle = usize::try_from(settings.claim_idle.as_millis()).unwrap_or(usize::MAX);
     let reclaimed: redis::streams::StreamAutoClaimReply = conn
         .xautoclaim_options(

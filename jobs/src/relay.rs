@@ -23,6 +23,9 @@ pub const DLQ_STREAM: &str = "esg_greenos.dlq.v1";
 /// How long a connection attempt to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Cycles between two refreshes of `greenos_outbox_pending` (and after an empty claim).
+const PENDING_EVERY: u64 = 20;
+
 /// Cycles between two prunes of published events.
 const PRUNE_EVERY: u64 = 300;
 
@@ -79,7 +82,10 @@ async fn run(
     let mut cycle: u64 = 0;
     while !*stopped.borrow() {
         cycle += 1;
-        if let Err(err) = outbox().refresh_pending().await {
+        // Counting a large backlog costs a scan: refresh the gauge every few cycles.
+        if cycle % PENDING_EVERY == 1
+            && let Err(err) = outbox().refresh_pending().await
+        {
             tracing::warn!(error = %err, "cannot count pending outbox events");
         }
         if cycle % PRUNE_EVERY == 1
@@ -118,6 +124,9 @@ async fn run(
         if claim.events.is_empty() {
             if let Err(err) = outbox().release(claim).await {
                 tracing::warn!(error = %err, "cannot end an empty outbox claim");
+            }
+            if let Err(err) = outbox().refresh_pending().await {
+                tracing::warn!(error = %err, "cannot count pending outbox events");
             }
             pause(&mut stopped, settings.poll).await;
             continue;

@@ -98,7 +98,9 @@ struct ClaimedRow {
     created_at: DateTime<Utc>,
 }
 
-/// Claims up to `limit` due `PENDING` events, oldest first.
+/// Claims up to `limit` due `PENDING` events, the longest due first: the order of the
+/// `(status, next_attempt_at)` index, so a claim reads `limit` index entries whatever the
+/// backlog (new events are due at their commit, so this is commit order for them).
 pub(crate) async fn claim(db: &DatabaseConnection, limit: u64) -> Result<OutboxClaim, DbErr> {
     let backend = db.get_database_backend();
     let txn = match backend {
@@ -112,7 +114,7 @@ pub(crate) async fn claim(db: &DatabaseConnection, limit: u64) -> Result<OutboxC
     };
     let sql = format!(
         "SELECT event_id, topic, payload, attempts, created_at FROM esg_outbox_events \
-         WHERE status = $1 AND next_attempt_at <= $2 ORDER BY created_at, event_id LIMIT $3{lock}"
+         WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3{lock}"
     );
     let rows = ClaimedRow::find_by_statement(Statement::from_sql_and_values(
         backend,

@@ -185,3 +185,72 @@ async fn entries_left_pending_by_a_dead_consumer_are_reclaimed(backend: Backend)
     consumer.shutdown().await;
     let _: () = conn.del(&stream).await.expect("clean up");
 }
+
+/// The database unreachable while entries arrive (a proxy the test cuts in front of the real
+/// PostgreSQL): nothing is acknowledged or dead-lettered for it, and once the database is back
+/// every entry is ingested once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_acknowledges_nothing_and_loses_nothing() {
+    let proxy = crate::helpers::proxy::TcpProxy::start("127.0.0.1:5432").await;
+    let port = proxy.port;
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |vars| {
+        let direct = vars
+            .get("GREENOS_DATABASE_URL")
+            .expect("a database URL")
+            .to_owned();
+        vars.set(
+            "GREENOS_DATABASE_URL",
+            direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")),
+        )
+        .set("GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS", "500");
+    })
+    .await
+    else {
+        return;
+    };
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let settings = settings(&app);
+    let stream = format!("{}{TRIP_STREAM}", settings.stream_prefix);
+    let dlq = format!("{}{DLQ_STREAM}", settings.stream_prefix);
+    let consumer = TripConsumer::start(
+        app.services.clone(),
+        redis::Client::open(REDIS).expect("client"),
+        settings.clone(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.cut();
+    for i in 0..10 {
+        add(
+            &mut conn,
+            &stream,
+            &trip_json(&format!("o-{i}")).to_string(),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let dlq_length: usize = conn.xlen(&dlq).await.expect("xlen");
+    assert_eq!(dlq_length, 0, "an outage dead-letters nothing");
+    let pending: StreamPendingReply = conn
+        .xpending(&stream, &settings.group)
+        .await
+        .expect("xpending");
+    assert!(
+        pending.count() > 0,
+        "the entries read during the outage wait, unacknowledged"
+    );
+    proxy.restore();
+    assert!(eventually(|| async { app.count_rows("esg_impact_ledger").await == 10 }).await);
+    let acked = || async {
+        let mut conn = redis().await.expect("redis");
+        let pending: StreamPendingReply = conn
+            .xpending(&stream, &settings.group)
+            .await
+            .expect("xpending");
+        pending.count() == 0
+    };
+    assert!(eventually(acked).await);
+    consumer.shutdown().await;
+    let _: () = conn.del(&stream).await.expect("clean up");
+}
