@@ -12,6 +12,8 @@ use greenos_core::methodology::ValidatedDraft;
 use greenos_core::secrets::{ProviderKind, SecretName, VaultSettings};
 use secrecy::SecretString;
 
+mod graphql;
+mod jobs;
 mod methodology;
 mod vars;
 
@@ -101,12 +103,9 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
 }
 
-use greenos_core::mrv::Period;
-use greenos_core::outbox::RetryPolicy;
-use greenos_core::proof::UtcMicros;
 /// GraphQL settings.
 pub use greenos_graphql::GraphqlSettings;
-/// The scheduled exports and the outbox relay.
+/// The worker role's settings: the trip consumer, the outbox relay, the scheduled exports.
 pub use greenos_jobs::consumer::ConsumerSettings;
 pub use greenos_jobs::relay::RelaySettings;
 pub use greenos_jobs::scheduler::ExportSchedule;
@@ -260,10 +259,10 @@ impl Config {
             data_dir: PathBuf::from(vars.string("GREENOS_DATA_DIR")),
             methodology: methodology::methodology_settings(vars)?,
             ingest: ingest_config(vars)?,
-            graphql: graphql_config(vars)?,
-            exports: export_schedule(vars)?,
-            relay: relay_settings(vars)?,
-            consumer: consumer_settings(vars)?,
+            graphql: graphql::graphql_config(vars)?,
+            exports: jobs::export_schedule(vars)?,
+            relay: jobs::relay_settings(vars)?,
+            consumer: jobs::consumer_settings(vars)?,
         })
     }
 }
@@ -281,179 +280,6 @@ fn seconds(vars: &Vars, var: &'static str) -> Result<Duration, ConfigError> {
             got: Some(value.to_string()),
         })
     }
-}
-
-fn consumer_settings(vars: &Vars) -> Result<ConsumerSettings, ConfigError> {
-    let relay = relay_settings(vars)?;
-    let name_ok = |name: &str| {
-        !name.is_empty()
-            && name.len() <= 128
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-    };
-    let group = vars.string("GREENOS_TRIP_CONSUMER_GROUP");
-    if !name_ok(&group) {
-        return Err(ConfigError {
-            var: "GREENOS_TRIP_CONSUMER_GROUP",
-            expected: "1 to 128 characters of A-Z a-z 0-9 . _ : -".to_owned(),
-            got: Some(group),
-        });
-    }
-    let consumer = match vars.optional("GREENOS_TRIP_CONSUMER_NAME") {
-        Some(name) if name_ok(&name) => name,
-        Some(name) => {
-            return Err(ConfigError {
-                var: "GREENOS_TRIP_CONSUMER_NAME",
-                expected: "1 to 128 characters of A-Z a-z 0-9 . _ : -".to_owned(),
-                got: Some(name),
-            });
-        }
-        None => {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .unwrap_or_else(|_| "greenos".to_owned());
-            let host: String = host
-                .trim()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
-                .take(100)
-                .collect();
-            format!("{host}-{}", std::process::id())
-        }
-    };
-    let claim_idle_ms: u64 = vars.parse(
-        "GREENOS_TRIP_CLAIM_IDLE_MS",
-        "a whole number of milliseconds, e.g. 60000",
-    )?;
-    Ok(ConsumerSettings {
-        group,
-        consumer,
-        claim_idle: Duration::from_millis(claim_idle_ms),
-        stream_prefix: relay.stream_prefix,
-        stream_maxlen: relay.stream_maxlen,
-        backoff: relay.retry.base_delay,
-    })
-}
-
-fn relay_settings(vars: &Vars) -> Result<RelaySettings, ConfigError> {
-    let number = |var: &'static str, min: u64, max: u64| -> Result<u64, ConfigError> {
-        let expected = format!("a whole number from {min} to {max}");
-        let value: u64 = vars.parse(var, &expected)?;
-        if (min..=max).contains(&value) {
-            Ok(value)
-        } else {
-            Err(ConfigError {
-                var,
-                expected,
-                got: Some(value.to_string()),
-            })
-        }
-    };
-    let retention_days = number("GREENOS_OUTBOX_RETENTION_DAYS", 0, 3650)?;
-    let prefix = vars
-        .optional("GREENOS_REDIS_STREAM_PREFIX")
-        .unwrap_or_default();
-    if prefix.chars().any(char::is_whitespace) {
-        return Err(ConfigError {
-            var: "GREENOS_REDIS_STREAM_PREFIX",
-            expected: "a prefix without spaces, e.g. prod:".to_owned(),
-            got: Some(prefix),
-        });
-    }
-    Ok(RelaySettings {
-        batch: number("GREENOS_OUTBOX_BATCH", 1, 10_000)?,
-        poll: Duration::from_millis(number("GREENOS_OUTBOX_POLL_MS", 10, 60_000)?),
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(number(
-                "GREENOS_OUTBOX_BASE_DELAY_MS",
-                1,
-                3_600_000,
-            )?),
-            max_delay: Duration::from_millis(number("GREENOS_OUTBOX_MAX_DELAY_MS", 1, 86_400_000)?),
-            max_retries: i32::try_from(number("GREENOS_OUTBOX_MAX_RETRIES", 1, 1000)?)
-                .unwrap_or(1000),
-        },
-        retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 86_400)),
-        stream_prefix: prefix,
-        stream_maxlen: usize::try_from(number("GREENOS_REDIS_STREAM_MAXLEN", 1000, 1_000_000_000)?)
-            .unwrap_or(usize::MAX),
-    })
-}
-
-fn export_schedule(vars: &Vars) -> Result<ExportSchedule, ConfigError> {
-    let listed = vars.string("GREENOS_EXPORT_SCHEDULE");
-    let mut periods = Vec::new();
-    if listed.trim() != "off" {
-        for name in listed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (period, var) = match name {
-                "3M" => (Period::ThreeMonths, "GREENOS_EXPORT_CRON_3M"),
-                "6M" => (Period::SixMonths, "GREENOS_EXPORT_CRON_6M"),
-                "12M" => (Period::TwelveMonths, "GREENOS_EXPORT_CRON_12M"),
-                other => {
-                    return Err(ConfigError {
-                        var: "GREENOS_EXPORT_SCHEDULE",
-                        expected: "a comma-separated list of 3M, 6M, 12M, or off".to_owned(),
-                        got: Some(other.to_owned()),
-                    });
-                }
-            };
-            if !periods.iter().any(|(p, _, _)| *p == period) {
-                periods.push((period, vars.string(var), var));
-            }
-        }
-    }
-    let catch_up_from = match vars.optional("GREENOS_EXPORT_CATCH_UP_FROM") {
-        None => None,
-        Some(text) => {
-            let parsed = UtcMicros::parse_rfc3339(&text)
-                .ok()
-                .or_else(|| UtcMicros::parse_rfc3339(&format!("{text}T00:00:00Z")).ok());
-            Some(parsed.ok_or_else(|| ConfigError {
-                var: "GREENOS_EXPORT_CATCH_UP_FROM",
-                expected: "an RFC 3339 instant or a date, e.g. 2026-01-01".to_owned(),
-                got: Some(text),
-            })?)
-        }
-    };
-    Ok(ExportSchedule {
-        periods,
-        catch_up_from,
-    })
-}
-
-fn graphql_config(vars: &Vars) -> Result<GraphqlSettings, ConfigError> {
-    let environment: Environment = vars.parse_with("GREENOS_ENV")?;
-    let introspection = match vars.optional("GREENOS_GRAPHQL_INTROSPECTION").as_deref() {
-        None => environment != Environment::Production,
-        Some("true") => true,
-        Some("false") => false,
-        Some(other) => {
-            return Err(ConfigError {
-                var: "GREENOS_GRAPHQL_INTROSPECTION",
-                expected: "true or false".to_owned(),
-                got: Some(other.to_owned()),
-            });
-        }
-    };
-    let bounded = |var: &'static str, range: std::ops::RangeInclusive<usize>| {
-        let expected = format!("a whole number from {} to {}", range.start(), range.end());
-        let value: usize = vars.parse(var, &expected)?;
-        if range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(ConfigError {
-                var,
-                expected,
-                got: Some(value.to_string()),
-            })
-        }
-    };
-    Ok(GraphqlSettings {
-        max_depth: bounded("GREENOS_GRAPHQL_MAX_DEPTH", 2..=64)?,
-        max_complexity: bounded("GREENOS_GRAPHQL_MAX_COMPLEXITY", 10..=1_000_000)?,
-        max_query_bytes: bounded("GREENOS_GRAPHQL_MAX_QUERY_BYTES", 1024..=1_048_576)?,
-        introspection,
-    })
 }
 
 fn ingest_config(vars: &Vars) -> Result<IngestConfig, ConfigError> {

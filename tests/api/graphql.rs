@@ -5,6 +5,7 @@ mod fixtures;
 mod graphiql;
 mod limits;
 mod loaders;
+mod mutations;
 mod pages;
 mod parity;
 mod scopes;
