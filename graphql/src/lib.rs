@@ -9,10 +9,12 @@ mod loaders;
 mod mutation;
 mod query;
 pub mod scalars;
+mod shape;
 mod types;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, Request, Response, Schema, ServerError};
@@ -23,6 +25,15 @@ use greenos_core::services::Services;
 
 pub use mutation::Mutation;
 pub use query::Query;
+
+/// How a request arrived: a `GET` may only read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `GET /graphql?query=...`.
+    Get,
+    /// `POST /graphql`.
+    Post,
+}
 
 /// The schema type.
 pub type GreenosSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -63,7 +74,7 @@ pub fn build_schema(services: Services, settings: GraphqlSettings) -> Graphql {
         builder.disable_introspection()
     };
     let schema = builder.finish();
-    let root_fields = Arc::new(root_fields(&schema_sdl()));
+    let root_fields = Arc::new(shape::root_fields(&schema.sdl()));
     Graphql {
         schema,
         settings,
@@ -80,46 +91,38 @@ pub fn schema_sdl() -> String {
         .sdl()
 }
 
-/// The field names of `Query` and `Mutation`, read from the SDL.
-fn root_fields(sdl: &str) -> BTreeSet<String> {
-    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-    let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
-        return BTreeSet::new();
-    };
-    document
-        .definitions
-        .iter()
-        .filter_map(|definition| match definition {
-            TypeSystemDefinition::Type(t)
-                if ["Query", "Mutation"].contains(&t.node.name.node.as_str()) =>
-            {
-                match &t.node.kind {
-                    TypeKind::Object(object) => Some(
-                        object
-                            .fields
-                            .iter()
-                            .map(|f| f.node.name.node.to_string())
-                            .collect::<Vec<_>>(),
-                    ),
-                    _ => None,
-                }
-            }
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}
-
 impl Graphql {
-    /// Whether `name` is a field of `Query` or `Mutation` (metrics label root fields by name
-    /// only when it is one, so a client's text never becomes a label).
-    pub fn is_root_field(&self, name: &str) -> bool {
-        self.root_fields.contains(name)
+    /// Runs one request for `caller`: per-request loaders, the caller in the context, the §10
+    /// code on every error (a refused query gets `GREENOS_GRAPHQL_QUERY_REFUSED`, and so does a
+    /// mutation that did not come by `POST`), and its latency in
+    /// `greenos_graphql_request_duration_seconds{operation,root_field}`.
+    pub async fn execute(
+        &self,
+        request: Request,
+        caller: RequestContext,
+        transport: Transport,
+    ) -> Response {
+        let started = Instant::now();
+        let (operation, root_field) = shape::shape(&request, &self.root_fields);
+        let response = self.run(request, caller, transport, operation).await;
+        self.services
+            .metrics()
+            .graphql_request_duration_seconds
+            .with_label_values(&[operation, root_field.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        response
     }
 
-    /// Runs one request for `caller`: per-request loaders, the caller in the context, and the
-    /// §10 code on every error (a refused query gets `GREENOS_GRAPHQL_QUERY_REFUSED`).
-    pub async fn execute(&self, request: Request, caller: RequestContext) -> Response {
+    async fn run(
+        &self,
+        request: Request,
+        caller: RequestContext,
+        transport: Transport,
+        operation: &str,
+    ) -> Response {
+        if transport == Transport::Get && operation == "mutation" {
+            return refused("Mutations are sent with POST, never GET.".to_owned());
+        }
         if request.query.len() > self.settings.max_query_bytes {
             return refused(format!(
                 "The query is longer than {} bytes (GREENOS_GRAPHQL_MAX_QUERY_BYTES).",
