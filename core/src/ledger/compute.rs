@@ -73,6 +73,18 @@ impl ComputeContext {
         }
     }
 
+    /// The refusal of a new trip whose country the methodology has no factors for.
+    pub fn no_factors(&self, country_code: &str) -> Refusal {
+        Refusal {
+            code: ErrorCode::CountryFactorNotConfigured,
+            field: "country_code",
+            reason: format!(
+                "the ACTIVE methodology {} has no emission factors for {country_code}",
+                self.methodology_version
+            ),
+        }
+    }
+
     /// Why `trip` cannot be recorded whatever the ledger holds, if it cannot: a timestamp later
     /// than now plus the allowed clock skew.
     pub fn refusal(&self, trip: &ValidatedTrip) -> Option<Refusal> {

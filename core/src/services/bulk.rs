@@ -52,16 +52,9 @@ impl BulkIngest {
             .iter()
             .enumerate()
             .filter_map(|(index, trip)| {
+                let country = trip.country_code.as_str();
                 let refusal = self.context.refusal(trip).or_else(|| {
-                    (!self.context.has_factors(trip.country_code.as_str())).then(|| Refusal {
-                        code: crate::error_code::ErrorCode::CountryFactorNotConfigured,
-                        field: "country_code",
-                        reason: format!(
-                            "the ACTIVE methodology {} has no emission factors for {}",
-                            self.context.methodology_version(),
-                            trip.country_code
-                        ),
-                    })
+                    (!self.context.has_factors(country)).then(|| self.context.no_factors(country))
                 });
                 refusal.map(|refusal| (index, refusal))
             })

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::error_code::ErrorCode;
 use crate::ledger::compute::{ComputeContext, NewImpact, Prepared, Refusal};
 use crate::ledger::error::{Conflict, IngestError};
 use crate::ledger::impact::Impact;
@@ -186,15 +185,9 @@ impl Plan {
                     refused @ Appended::Refused(_) => refused.clone(),
                 },
                 Step::Conflict(c) => Appended::Conflict(c),
-                Step::NoFactors => Appended::Refused(Refusal {
-                    code: ErrorCode::CountryFactorNotConfigured,
-                    field: "country_code",
-                    reason: format!(
-                        "the ACTIVE methodology {} has no emission factors for {}",
-                        context.methodology_version(),
-                        country_of(&prepared[index])
-                    ),
-                }),
+                Step::NoFactors => {
+                    Appended::Refused(context.no_factors(country_of(&prepared[index])))
+                }
                 Step::Refused(refusal) => Appended::Refused(refusal),
             };
             items.push(item);
