@@ -16,6 +16,7 @@ use tempfile::TempDir;
 mod graphql;
 pub mod metrics;
 pub mod proxy;
+pub mod redis;
 pub use graphql::graphql_code;
 mod tampering;
 

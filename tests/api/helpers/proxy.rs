@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
+use crate::helpers::{Backend, TestApp};
+
 /// A proxy on `127.0.0.1:port` forwarding to `upstream`.
 pub struct TcpProxy {
     /// The port clients connect to.
@@ -76,4 +78,25 @@ impl Drop for TcpProxy {
         self.accept.abort();
         self.cut();
     }
+}
+
+/// The application on a fresh PostgreSQL database reached through `proxy`, waiting at most
+/// `acquire_timeout_ms` for a connection (`None` when PostgreSQL is down outside CI).
+pub async fn spawn_behind(proxy: &TcpProxy, acquire_timeout_ms: u64) -> Option<TestApp> {
+    let port = proxy.port;
+    TestApp::spawn_with(Backend::Postgres, |vars| {
+        let direct = vars
+            .get("GREENOS_DATABASE_URL")
+            .expect("a database URL")
+            .to_owned();
+        vars.set(
+            "GREENOS_DATABASE_URL",
+            direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")),
+        )
+        .set(
+            "GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS",
+            acquire_timeout_ms.to_string(),
+        );
+    })
+    .await
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::proxy::TcpProxy;
-use crate::helpers::{Backend, TestApp, trip_json};
+use crate::helpers::proxy::{self, TcpProxy};
+use crate::helpers::trip_json;
 
 /// A request may take at most this long before the test calls it a hang.
 const HANG: Duration = Duration::from_secs(30);
@@ -16,20 +16,7 @@ const HANG: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_answered_503_and_service_resumes() {
     let proxy = TcpProxy::start("127.0.0.1:5432").await;
-    let port = proxy.port;
-    let Some(app) = TestApp::spawn_with(Backend::Postgres, |vars| {
-        let direct = vars
-            .get("GREENOS_DATABASE_URL")
-            .expect("a database URL")
-            .to_owned();
-        vars.set(
-            "GREENOS_DATABASE_URL",
-            direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")),
-        )
-        .set("GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS", "800");
-    })
-    .await
-    else {
+    let Some(app) = proxy::spawn_behind(&proxy, 800).await else {
         return;
     };
     let (status, _) = app

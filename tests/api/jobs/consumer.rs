@@ -11,7 +11,8 @@ use redis::AsyncCommands;
 use redis::streams::{StreamPendingReply, StreamReadOptions, StreamReadReply};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, trip_json, unreachable_service};
+use crate::helpers::redis::{self as test_redis, eventually};
+use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -19,39 +20,12 @@ on_both_backends!(
     entries_left_pending_by_a_dead_consumer_are_reclaimed
 );
 
-const REDIS: &str = "redis://127.0.0.1:6379";
-
-async fn redis() -> Option<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(REDIS).ok()?;
-    match client.get_multiplexed_async_connection().await {
-        Ok(conn) => Some(conn),
-        Err(err) => {
-            unreachable_service("Redis at 127.0.0.1:6379", &err);
-            None
-        }
-    }
-}
-
 fn settings(app: &TestApp) -> ConsumerSettings {
     let mut settings = Config::from_vars(&app.vars)
         .expect("configuration")
         .consumer;
     settings.backoff = Duration::from_millis(50);
     settings
-}
-
-async fn eventually<F, Fut>(mut done: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 async fn add(conn: &mut redis::aio::MultiplexedConnection, stream: &str, payload: &str) {
@@ -65,7 +39,7 @@ async fn valid_entries_are_ingested_and_invalid_ones_dead_lettered(backend: Back
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     let settings = settings(&app);
@@ -89,13 +63,10 @@ async fn valid_entries_are_ingested_and_invalid_ones_dead_lettered(backend: Back
     // The same trip again: a duplicate, acknowledged, no second row.
     add(&mut conn, &stream, &trip_json("c-1").to_string()).await;
 
-    let consumer = TripConsumer::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings.clone(),
-    );
+    let consumer =
+        TripConsumer::start(app.services.clone(), test_redis::client(), settings.clone());
     let dead = || async {
-        let mut conn = redis().await.expect("redis");
+        let mut conn = test_redis::connection().await.expect("redis");
         conn.xlen::<_, usize>(&dlq).await.unwrap_or_default() == 3
     };
     assert!(eventually(dead).await, "three entries dead-lettered");
@@ -133,7 +104,7 @@ async fn entries_left_pending_by_a_dead_consumer_are_reclaimed(backend: Backend)
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     let mut settings = settings(&app);
@@ -164,14 +135,11 @@ async fn entries_left_pending_by_a_dead_consumer_are_reclaimed(backend: Backend)
         .expect("read");
     assert_eq!(read.keys[0].ids.len(), 5);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let consumer = TripConsumer::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings.clone(),
-    );
+    let consumer =
+        TripConsumer::start(app.services.clone(), test_redis::client(), settings.clone());
     assert!(eventually(|| async { app.count_rows("esg_impact_ledger").await == 5 }).await);
     let acked = || async {
-        let mut conn = redis().await.expect("redis");
+        let mut conn = test_redis::connection().await.expect("redis");
         let pending: StreamPendingReply = conn
             .xpending(&stream, &settings.group)
             .await
@@ -192,33 +160,17 @@ async fn entries_left_pending_by_a_dead_consumer_are_reclaimed(backend: Backend)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_acknowledges_nothing_and_loses_nothing() {
     let proxy = crate::helpers::proxy::TcpProxy::start("127.0.0.1:5432").await;
-    let port = proxy.port;
-    let Some(app) = TestApp::spawn_with(Backend::Postgres, |vars| {
-        let direct = vars
-            .get("GREENOS_DATABASE_URL")
-            .expect("a database URL")
-            .to_owned();
-        vars.set(
-            "GREENOS_DATABASE_URL",
-            direct.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}")),
-        )
-        .set("GREENOS_DATABASE_ACQUIRE_TIMEOUT_MS", "500");
-    })
-    .await
-    else {
+    let Some(app) = crate::helpers::proxy::spawn_behind(&proxy, 500).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     let settings = settings(&app);
     let stream = format!("{}{TRIP_STREAM}", settings.stream_prefix);
     let dlq = format!("{}{DLQ_STREAM}", settings.stream_prefix);
-    let consumer = TripConsumer::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings.clone(),
-    );
+    let consumer =
+        TripConsumer::start(app.services.clone(), test_redis::client(), settings.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
     proxy.cut();
     for i in 0..10 {
@@ -243,7 +195,7 @@ async fn a_database_outage_acknowledges_nothing_and_loses_nothing() {
     proxy.restore();
     assert!(eventually(|| async { app.count_rows("esg_impact_ledger").await == 10 }).await);
     let acked = || async {
-        let mut conn = redis().await.expect("redis");
+        let mut conn = test_redis::connection().await.expect("redis");
         let pending: StreamPendingReply = conn
             .xpending(&stream, &settings.group)
             .await

@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::proxy::TcpProxy;
-use crate::helpers::{Backend, TestApp, trip_json, unreachable_service};
+use crate::helpers::redis::{self as test_redis, eventually};
+use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -20,24 +21,6 @@ on_both_backends!(
     a_poison_event_is_dead_lettered_then_replayed,
     a_redis_outage_loses_nothing_and_burns_no_attempt,
 );
-
-const REDIS: &str = "redis://127.0.0.1:6379";
-
-async fn redis() -> Option<redis::aio::MultiplexedConnection> {
-    match redis::Client::open(REDIS) {
-        Ok(client) => match client.get_multiplexed_async_connection().await {
-            Ok(conn) => Some(conn),
-            Err(err) => {
-                unreachable_service("Redis at 127.0.0.1:6379", &err);
-                None
-            }
-        },
-        Err(err) => {
-            unreachable_service("Redis at 127.0.0.1:6379", &err);
-            None
-        }
-    }
-}
 
 fn settings(app: &TestApp) -> RelaySettings {
     let mut settings = Config::from_vars(&app.vars).expect("configuration").relay;
@@ -69,37 +52,19 @@ async fn count_status(app: &TestApp, status: &str) -> i64 {
 }
 
 /// Waits (bounded) until `done` holds.
-async fn eventually<F, Fut>(mut done: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 use sea_orm::ConnectionTrait;
 
 async fn every_event_is_published_with_its_fields(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     ingest(&app, 30, "pub").await;
     let settings = settings(&app);
     let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
-    let relay = OutboxRelay::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings,
-    );
+    let relay = OutboxRelay::start(app.services.clone(), test_redis::client(), settings);
     assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 30 }).await);
     relay.shutdown().await;
     let entries: redis::streams::StreamRangeReply = conn.xrange_all(&stream).await.expect("xrange");
@@ -143,7 +108,7 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     let mut settings = settings(&app);
@@ -153,11 +118,7 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
     // The stream's key holds a string: every XADD to it is refused (WRONGTYPE).
     let _: () = conn.set(&stream, "not a stream").await.expect("poison");
     ingest(&app, 2, "poison").await;
-    let relay = OutboxRelay::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings.clone(),
-    );
+    let relay = OutboxRelay::start(app.services.clone(), test_redis::client(), settings.clone());
     assert!(eventually(|| async { count_status(&app, "FAILED").await == 2 }).await);
     relay.shutdown().await;
     let dead: redis::streams::StreamRangeReply = conn.xrange_all(&dlq).await.expect("dlq");
@@ -195,11 +156,7 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
         .await
         .expect("replay");
     assert_eq!(replayed, 2);
-    let relay = OutboxRelay::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings,
-    );
+    let relay = OutboxRelay::start(app.services.clone(), test_redis::client(), settings);
     assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 2 }).await);
     relay.shutdown().await;
     let _: () = conn.del(&[&stream, &dlq]).await.expect("clean up");
@@ -209,7 +166,7 @@ async fn a_redis_outage_loses_nothing_and_burns_no_attempt(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     let proxy = TcpProxy::start("127.0.0.1:6379").await;
@@ -241,7 +198,7 @@ async fn two_relays_publish_each_row_once() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     for batch in 0..4 {
@@ -253,16 +210,8 @@ async fn two_relays_publish_each_row_once() {
     let second = AppState::build(Config::from_vars(&app.vars).expect("configuration"))
         .await
         .expect("second worker");
-    let a = OutboxRelay::start(
-        app.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings.clone(),
-    );
-    let b = OutboxRelay::start(
-        second.services.clone(),
-        redis::Client::open(REDIS).expect("client"),
-        settings,
-    );
+    let a = OutboxRelay::start(app.services.clone(), test_redis::client(), settings.clone());
+    let b = OutboxRelay::start(second.services.clone(), test_redis::client(), settings);
     assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 400 }).await);
     a.shutdown().await;
     b.shutdown().await;
@@ -279,7 +228,7 @@ async fn a_killed_worker_loses_no_event() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
-    let Some(mut conn) = redis().await else {
+    let Some(mut conn) = test_redis::connection().await else {
         return;
     };
     for batch in 0..10 {
@@ -309,7 +258,7 @@ async fn a_killed_worker_loses_no_event() {
     };
     let mut first = worker();
     let started = || async {
-        let mut conn = redis().await.expect("redis");
+        let mut conn = test_redis::connection().await.expect("redis");
         conn.xlen::<_, usize>(&stream).await.unwrap_or_default() >= 500
     };
     assert!(eventually(started).await, "the first worker publishes");
