@@ -22,7 +22,6 @@ pub use build::store::{CHUNK_BYTES, EXPORT_GENERATED};
 pub use error::MrvError;
 pub use period::{ExportWindow, Period};
 pub use read::artifact::ArtifactHeader;
-pub use read::csv::CSV_COLUMNS;
 pub(crate) use read::csv::write_csv;
 pub use read::page::ExportImpactPage;
 pub(crate) use read::page::page_of_payload;

@@ -8,31 +8,18 @@ use tokio::sync::mpsc;
 
 use crate::mrv::read::PayloadReader;
 use crate::mrv::read::walk::for_each_impact;
+use crate::proof::{EVENT_HASH_FIELDS, SIGNATURE_FIELDS};
+
+/// The ledger columns of a row, between the hashed fields and the signatures.
+const LEDGER_COLUMNS: [&str; 3] = ["ledger_seq", "event_hash", "checksum"];
 
 /// The CSV columns: the hashed fields, the ledger position, the hashes and the signatures.
-pub const CSV_COLUMNS: [&str; 21] = [
-    "trip_id",
-    "user_id",
-    "vehicle_id",
-    "country_code",
-    "geo_hash",
-    "event_timestamp",
-    "distance_km",
-    "thermal_factor_local",
-    "ev_factor_local",
-    "co2_avoided_kg",
-    "model_version",
-    "methodology_version",
-    "ledger_seq",
-    "event_hash",
-    "checksum",
-    "signature",
-    "signature_algorithm",
-    "key_version",
-    "asym_signature",
-    "asym_algorithm",
-    "asym_key_version",
-];
+fn columns() -> impl Iterator<Item = &'static str> {
+    EVENT_HASH_FIELDS
+        .into_iter()
+        .chain(LEDGER_COLUMNS)
+        .chain(SIGNATURE_FIELDS)
+}
 
 /// CSV bytes handed to the consumer at a time.
 const CSV_PIECE_BYTES: usize = 64 * 1024;
@@ -47,7 +34,7 @@ pub(crate) fn write_csv(
         tx: tx.clone(),
         buffer: Vec::with_capacity(CSV_PIECE_BYTES),
     });
-    csv.write_record(CSV_COLUMNS).map_err(io::Error::other)?;
+    csv.write_record(columns()).map_err(io::Error::other)?;
     for_each_impact(reader, |impact| write_row(&mut csv, &impact)).map_err(io::Error::other)?;
     csv.flush()?;
     csv.into_inner()
@@ -56,7 +43,7 @@ pub(crate) fn write_csv(
 }
 
 fn write_row<W: Write>(csv: &mut csv::Writer<W>, impact: &Map<String, Value>) -> io::Result<()> {
-    let cells = CSV_COLUMNS.iter().map(|column| match impact.get(*column) {
+    let cells = columns().map(|column| match impact.get(column) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
