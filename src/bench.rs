@@ -89,23 +89,9 @@ pub async fn run(vars: Vars, args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn run_ingest(mut vars: Vars, args: &BenchIngestArgs) -> anyhow::Result<()> {
-    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let database = BenchDatabase::create(
-        &vars,
-        args.backend,
-        args.database_url.as_deref(),
-        scratch.path(),
-    )
-    .await?;
-    vars.set("GREENOS_DATABASE_URL", database.url.clone())
-        .set("GREENOS_BIND", "127.0.0.1:0")
-        .set("GREENOS_ENV", "dev")
-        // The bench talks to its own in-process server: authentication would only add noise.
-        .set("GREENOS_API_TOKENS_JSON", "")
-        .set(
-            "GREENOS_DATA_DIR",
-            scratch.path().join("data").display().to_string(),
-        );
+    let scratch =
+        BenchScratch::prepare(&mut vars, args.backend, args.database_url.as_deref()).await?;
+    vars.set("GREENOS_BIND", "127.0.0.1:0");
     let result = async {
         let config = Config::from_vars(&vars)?;
         let state = AppState::build(config).await?;
@@ -118,15 +104,57 @@ async fn run_ingest(mut vars: Vars, args: &BenchIngestArgs) -> anyhow::Result<()
         report
     }
     .await;
-    database.drop().await;
+    scratch.drop().await;
     let report = result?;
     println!(
         "\ngreenos bench ingest --backend {:?} ({} CPUs)\n",
         args.backend,
-        std::thread::available_parallelism().map_or(1, usize::from)
+        cpus()
     );
     println!("{report}");
     Ok(())
+}
+
+/// The machine's CPUs, for a benchmark's headline.
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// One run's temporary directory and fresh database.
+struct BenchScratch {
+    dir: tempfile::TempDir,
+    database: BenchDatabase,
+}
+
+impl BenchScratch {
+    /// Creates both and writes into `vars` the settings every benchmark shares: the database,
+    /// the dev environment, no API tokens and a data directory inside the scratch.
+    async fn prepare(
+        vars: &mut Vars,
+        backend: BenchBackend,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let database = BenchDatabase::create(vars, backend, database_url, dir.path()).await?;
+        vars.set("GREENOS_DATABASE_URL", database.url.clone())
+            .set("GREENOS_ENV", "dev")
+            // The bench talks to its own in-process server: authentication would only add noise.
+            .set("GREENOS_API_TOKENS_JSON", "")
+            .set(
+                "GREENOS_DATA_DIR",
+                dir.path().join("data").display().to_string(),
+            );
+        Ok(Self { dir, database })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Drops the PostgreSQL database; the directory goes with `self`.
+    async fn drop(self) {
+        self.database.drop().await;
+    }
 }
 
 /// The fresh database of one run.

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::bench::seed::{seed, template};
-use crate::bench::{BenchBackend, BenchDatabase};
+use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
 use crate::server::Background;
 
@@ -65,26 +65,15 @@ pub async fn run(mut vars: Vars, args: &BenchExportArgs) -> anyhow::Result<()> {
     if args.impacts.is_empty() || args.impacts.len() > 4 {
         bail!("--impacts takes one to four sizes");
     }
-    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let database = BenchDatabase::create(
-        &vars,
-        args.backend,
-        args.database_url.as_deref(),
-        scratch.path(),
-    )
-    .await?;
-    let data_dir = scratch.path().join("data");
-    vars.set("GREENOS_DATABASE_URL", database.url.clone())
-        .set("GREENOS_ENV", "dev")
-        .set("GREENOS_API_TOKENS_JSON", "")
-        .set("GREENOS_DATA_DIR", data_dir.display().to_string());
-    let result = measure(&vars, args, &database.url, scratch.path()).await;
-    database.drop().await;
+    let scratch =
+        BenchScratch::prepare(&mut vars, args.backend, args.database_url.as_deref()).await?;
+    let result = measure(&vars, args, &scratch.database.url, scratch.path()).await;
+    scratch.drop().await;
     let report = result?;
     println!(
         "\ngreenos bench export --backend {:?} ({} CPUs)\n",
         args.backend,
-        std::thread::available_parallelism().map_or(1, usize::from)
+        cpus()
     );
     println!("{report}");
     Ok(())

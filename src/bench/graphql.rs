@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 use crate::bench::cpu::CpuSnapshot;
 use crate::bench::seed::{seed, template};
-use crate::bench::{BenchBackend, BenchDatabase};
+use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
 use crate::server::Background;
 
@@ -42,29 +42,16 @@ const PAGE_FIELDS: &str = "tripId countryCode eventTimestamp distanceKm co2Avoid
 
 /// Runs the benchmark and prints its table.
 pub async fn run(mut vars: Vars, args: &BenchGraphqlArgs) -> anyhow::Result<()> {
-    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let database = BenchDatabase::create(
-        &vars,
-        args.backend,
-        args.database_url.as_deref(),
-        scratch.path(),
-    )
-    .await?;
-    vars.set("GREENOS_DATABASE_URL", database.url.clone())
-        .set("GREENOS_ENV", "dev")
-        .set("GREENOS_API_TOKENS_JSON", "")
-        .set(
-            "GREENOS_DATA_DIR",
-            scratch.path().join("data").display().to_string(),
-        );
+    let scratch =
+        BenchScratch::prepare(&mut vars, args.backend, args.database_url.as_deref()).await?;
     let result = measure(&vars, args).await;
-    database.drop().await;
+    scratch.drop().await;
     let report = result?;
     println!(
         "\ngreenos bench graphql --backend {:?} --impacts {} ({} CPUs)\n",
         args.backend,
         args.impacts,
-        std::thread::available_parallelism().map_or(1, usize::from)
+        cpus()
     );
     println!("{report}");
     Ok(())

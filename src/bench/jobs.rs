@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use greenos_core::context::RequestContext;
 use greenos_core::ledger::{BodyFormat, TripsBody, parse_body};
@@ -14,7 +14,7 @@ use redis::AsyncCommands;
 use crate::app::AppState;
 use crate::bench::cpu::{CpuSnapshot, per_trip};
 use crate::bench::measure::trip_json;
-use crate::bench::{BenchBackend, BenchDatabase};
+use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
 
 /// `greenos bench jobs [--backend sqlite|postgres] [--events 100000]`.
@@ -33,31 +33,18 @@ pub struct BenchJobsArgs {
 
 /// Runs the benchmark and prints its table.
 pub async fn run(mut vars: Vars, args: &BenchJobsArgs) -> anyhow::Result<()> {
-    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let database = BenchDatabase::create(
-        &vars,
-        args.backend,
-        args.database_url.as_deref(),
-        scratch.path(),
-    )
-    .await?;
+    let scratch =
+        BenchScratch::prepare(&mut vars, args.backend, args.database_url.as_deref()).await?;
     let prefix = format!("bench-{}:", uuid::Uuid::new_v4().simple());
-    vars.set("GREENOS_DATABASE_URL", database.url.clone())
-        .set("GREENOS_ENV", "dev")
-        .set("GREENOS_API_TOKENS_JSON", "")
-        .set("GREENOS_REDIS_STREAM_PREFIX", prefix.clone())
-        .set(
-            "GREENOS_DATA_DIR",
-            scratch.path().join("data").display().to_string(),
-        );
+    vars.set("GREENOS_REDIS_STREAM_PREFIX", prefix.clone());
     let result = measure(&vars, args, &prefix).await;
-    database.drop().await;
+    scratch.drop().await;
     let report = result?;
     println!(
         "\ngreenos bench jobs --backend {:?} --events {} ({} CPUs)\n",
         args.backend,
         args.events,
-        std::thread::available_parallelism().map_or(1, usize::from)
+        cpus()
     );
     println!("{report}");
     Ok(())
