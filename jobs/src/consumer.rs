@@ -18,7 +18,9 @@ use greenos_core::ledger::{Appended, ConflictPolicy, ValidatedTrip, parse_json_t
 use greenos_core::services::Services;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamAutoClaimOptions, StreamId, StreamReadOptions, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimOptions, StreamId, StreamMaxlen, StreamReadOptions, StreamReadReply,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -297,26 +299,18 @@ async fn ingest(
     }
     if !rejected.is_empty() {
         let dlq = format!("{}{DLQ_STREAM}", settings.stream_prefix);
+        let maxlen = StreamMaxlen::Approx(settings.stream_maxlen);
         let mut pipe = redis::pipe();
         for r in &rejected {
             let original = payload(&r.entry).unwrap_or_default();
-            pipe.cmd("XADD")
-                .arg(&dlq)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(settings.stream_maxlen)
-                .arg("*")
-                .arg("schema_version")
-                .arg(TRIP_STREAM)
-                .arg("source_id")
-                .arg(&r.entry.id)
-                .arg("payload")
-                .arg(original)
-                .arg("error_code")
-                .arg(r.code.as_str())
-                .arg("reason")
-                .arg(&r.reason)
-                .ignore();
+            let fields: [(&str, &[u8]); 5] = [
+                ("schema_version", TRIP_STREAM.as_bytes()),
+                ("source_id", r.entry.id.as_bytes()),
+                ("payload", &original),
+                ("error_code", r.code.as_str().as_bytes()),
+                ("reason", r.reason.as_bytes()),
+            ];
+            pipe.xadd_maxlen(&dlq, maxlen, "*", &fields).ignore();
         }
         pipe.query_async::<()>(&mut *conn).await?;
         tracing::warn!(

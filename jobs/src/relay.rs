@@ -14,6 +14,7 @@ use greenos_core::error_code::ErrorCode;
 use greenos_core::outbox::{OutboxEvent, RetryPolicy, Settled};
 use greenos_core::services::Services;
 use redis::aio::MultiplexedConnection;
+use redis::streams::StreamMaxlen;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -194,21 +195,12 @@ async fn publish(
     events: &[OutboxEvent],
     settings: &RelaySettings,
 ) -> redis::RedisResult<Vec<Settled>> {
+    let maxlen = StreamMaxlen::Approx(settings.stream_maxlen);
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
     for event in events {
-        pipe.cmd("XADD")
-            .arg(format!("{}{}", settings.stream_prefix, event.topic))
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(settings.stream_maxlen)
-            .arg("*")
-            .arg("event_id")
-            .arg(&event.event_id)
-            .arg("schema_version")
-            .arg(&event.topic)
-            .arg("payload")
-            .arg(&event.payload);
+        let stream = format!("{}{}", settings.stream_prefix, event.topic);
+        pipe.xadd_maxlen(stream, maxlen, "*", &entry_fields(event));
     }
     let results: Vec<redis::RedisResult<String>> = pipe.query_async(conn).await?;
     let mut outcomes = Vec::with_capacity(events.len());
@@ -221,24 +213,15 @@ async fn publish(
             Err(err) => {
                 let error = err.to_string();
                 if settings.retry.exhausted(event.attempts) {
-                    dead.cmd("XADD")
-                        .arg(format!("{}{DLQ_STREAM}", settings.stream_prefix))
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(settings.stream_maxlen)
-                        .arg("*")
-                        .arg("event_id")
-                        .arg(&event.event_id)
-                        .arg("schema_version")
-                        .arg(&event.topic)
-                        .arg("payload")
-                        .arg(&event.payload)
-                        .arg("error_code")
-                        .arg(ErrorCode::OutboxPublishFailed.as_str())
-                        .arg("last_error")
-                        .arg(&error)
-                        .arg("attempts")
-                        .arg(event.attempts.saturating_add(1));
+                    let attempts = event.attempts.saturating_add(1).to_string();
+                    let mut fields = entry_fields(event).to_vec();
+                    fields.extend([
+                        ("error_code", ErrorCode::OutboxPublishFailed.as_str()),
+                        ("last_error", error.as_str()),
+                        ("attempts", attempts.as_str()),
+                    ]);
+                    let dlq = format!("{}{DLQ_STREAM}", settings.stream_prefix);
+                    dead.xadd_maxlen(dlq, maxlen, "*", &fields);
                     dead_count += 1;
                     outcomes.push(Settled::Dead(error));
                 } else {
@@ -261,4 +244,13 @@ async fn publish(
         );
     }
     Ok(outcomes)
+}
+
+/// The fields of an event's stream entry, which its dead-letter entry repeats.
+fn entry_fields(event: &OutboxEvent) -> [(&'static str, &str); 3] {
+    [
+        ("event_id", event.event_id.as_str()),
+        ("schema_version", event.topic.as_str()),
+        ("payload", event.payload.as_str()),
+    ]
 }

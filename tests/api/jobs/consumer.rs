@@ -92,6 +92,15 @@ async fn valid_entries_are_ingested_and_invalid_ones_dead_lettered(backend: Back
             "GREENOS_VALIDATION_FAILED"
         ]
     );
+    let originals: Vec<String> = entries
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("payload"))
+        .collect();
+    assert!(
+        originals.iter().any(|p| p == "{not json"),
+        "the dead letter keeps the entry as sent: {originals:?}"
+    );
     assert_eq!(app.count_rows("esg_outbox_events").await, 3);
     let (_, stats) = app.get_json("/api/v2/esg/outbox/stats").await;
     assert_eq!(stats["dlq_length"], 3, "{stats}");
