@@ -59,6 +59,8 @@ impl AppState {
             .await
             .context("cannot apply the database migrations")?;
         let metrics = Metrics::new().context("cannot register the metrics")?;
+        metrics.set_build_info(env!("CARGO_PKG_VERSION"), config.environment.as_str());
+        metrics.set_secrets(&security.started_with);
         let statements = metrics.clone();
         db.set_metric_callback(move |info| statements.record_statement(info.elapsed, info.failed));
         let services = Services::new(
@@ -75,8 +77,7 @@ impl AppState {
             .start(&config.methodology)
             .await
             .context("cannot bootstrap the methodology registry")?;
-        let redis = redis::Client::open(config.redis.url.as_str())
-            .context("invalid configuration: GREENOS_REDIS_URL is not a Redis URL")?;
+        let redis = redis_client(&config.redis.url)?;
         let services = services.with_stream_probe(Arc::new(RedisStreamProbe::new(
             redis.clone(),
             &config.consumer,
@@ -90,4 +91,16 @@ impl AppState {
             security,
         })))
     }
+}
+
+/// A Redis client whose TCP connections send each pipeline at once (`TCP_NODELAY`): without it
+/// the last segment of a pipeline can wait for the server's delayed ACK.
+fn redis_client(url: &str) -> anyhow::Result<redis::Client> {
+    use redis::IntoConnectionInfo;
+    let info = url
+        .into_connection_info()
+        .context("invalid configuration: GREENOS_REDIS_URL is not a Redis URL")?;
+    let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
+    redis::Client::open(info.set_tcp_settings(tcp))
+        .context("invalid configuration: GREENOS_REDIS_URL is not a Redis URL")
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use greenos_core::auth::AuthContext;
-use greenos_core::context::{CorrelationId, RequestContext};
+use greenos_core::context::{CorrelationId, Door, RequestContext};
 
 /// The header that carries the request (correlation) id in and out.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,6 +48,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<AuthContext>()
             .cloned()
             .unwrap_or(AuthContext::Anonymous);
-        Ok(Caller(RequestContext::new(correlation_id, auth)))
+        Ok(Caller(RequestContext::new(
+            Door::Http,
+            correlation_id,
+            auth,
+        )))
     }
 }

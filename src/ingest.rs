@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
-use greenos_core::context::RequestContext;
+use greenos_core::context::{Door, RequestContext};
 use greenos_core::error_code::{DomainError, ErrorCode};
 use greenos_core::ledger::{Appended, ConflictPolicy, IngestError, Refusal};
 use greenos_core::services::BulkIngest;
@@ -105,7 +105,7 @@ pub async fn run(state: &AppState, args: &IngestArgs) -> anyhow::Result<Summary>
     let bulk = state
         .services
         .ledger()
-        .bulk(RequestContext::system("ingest"), policy)
+        .bulk(RequestContext::system("ingest").via(Door::File), policy)
         .await
         .map_err(coded)?;
     let options = ReadOptions {

@@ -156,15 +156,9 @@ async fn record_metrics(
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed: Duration = started.elapsed();
-    let metrics = services.metrics();
-    metrics
-        .http_request_duration_seconds
-        .with_label_values(&[method.as_str(), route.as_str()])
-        .observe(elapsed.as_secs_f64());
-    metrics
-        .http_requests_total
-        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
-        .inc();
+    services
+        .metrics()
+        .record_http(&method, &route, response.status().as_u16(), elapsed);
     response
 }
 

@@ -24,6 +24,8 @@ pub struct Security {
     pub signer: Arc<Signer>,
     /// The API tokens; `None` means authentication is off (dev or staging only).
     pub tokens: Option<TokenRegistry>,
+    /// The statuses found at start-up.
+    pub started_with: SecretsReport,
     provider: Arc<dyn SecretProvider>,
     environment: Environment,
 }
@@ -40,9 +42,12 @@ impl Security {
         }
         let signer = signer(config, provider.as_ref(), &findings).await?;
         let tokens = tokens(config, provider.as_ref(), &findings).await?;
+        let started_with =
+            SecretsReport::from_findings(provider.kind(), config.environment.as_str(), &findings);
         Ok(Self {
             signer: Arc::new(signer),
             tokens,
+            started_with,
             provider,
             environment: config.environment,
         })

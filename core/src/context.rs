@@ -69,28 +69,78 @@ impl fmt::Display for CorrelationId {
     }
 }
 
-/// The caller of one use case: who it is and which request (or run) it belongs to.
+/// The way a call came in: the `source` label of the ingest metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// A REST request.
+    Http,
+    /// A GraphQL request.
+    Graphql,
+    /// `greenos ingest FILE`.
+    File,
+    /// The `trip_completed.v1` stream.
+    Stream,
+    /// Anything else GreenOS starts itself (a job, a benchmark).
+    System,
+}
+
+impl Door {
+    /// Every door, in label order.
+    pub const INGEST: [Door; 5] = [
+        Self::Http,
+        Self::Graphql,
+        Self::File,
+        Self::Stream,
+        Self::System,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Graphql => "graphql",
+            Self::File => "file",
+            Self::Stream => "stream",
+            Self::System => "system",
+        }
+    }
+}
+
+/// The caller of one use case: who it is, which request (or run) it belongs to, and which
+/// door it came through.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     /// The id recorded on every row and event the call writes, and on its log lines.
     pub correlation_id: CorrelationId,
     /// Who is calling.
     pub auth: AuthContext,
+    /// How the call came in.
+    pub door: Door,
 }
 
 impl RequestContext {
-    /// A context for one request.
-    pub fn new(correlation_id: CorrelationId, auth: AuthContext) -> RequestContext {
+    /// A context for one request that came through `door`.
+    pub fn new(door: Door, correlation_id: CorrelationId, auth: AuthContext) -> RequestContext {
         RequestContext {
             correlation_id,
             auth,
+            door,
         }
     }
 
     /// A context for work GreenOS starts itself (a CLI command, a job), with a fresh id tagged
-    /// by `door`.
-    pub fn system(door: &'static str) -> RequestContext {
-        RequestContext::new(CorrelationId::tagged(door), AuthContext::System(door))
+    /// by `tag`.
+    pub fn system(tag: &'static str) -> RequestContext {
+        RequestContext::new(
+            Door::System,
+            CorrelationId::tagged(tag),
+            AuthContext::System(tag),
+        )
+    }
+
+    /// The same caller, counted as coming through `door`.
+    pub fn via(self, door: Door) -> RequestContext {
+        RequestContext { door, ..self }
     }
 
     /// The caller's name for logs: a token entry's name, `system:<door>` or `anonymous`.

@@ -2,7 +2,7 @@
 //! `RequestContext` (correlation id and `AuthContext`) that the HTTP layer established.
 
 use async_graphql::{Context, Result};
-use greenos_core::context::{CorrelationId, RequestContext};
+use greenos_core::context::{CorrelationId, Door, RequestContext};
 use greenos_core::error_code::DomainError;
 use greenos_core::services::Services;
 
@@ -20,6 +20,7 @@ pub fn caller(ctx: &Context<'_>) -> RequestContext {
         .cloned()
         .unwrap_or_else(|| {
             RequestContext::new(
+                Door::Graphql,
                 CorrelationId::generate(),
                 greenos_core::auth::AuthContext::Anonymous,
             )

@@ -107,9 +107,7 @@ impl Graphql {
         let response = self.run(request, caller, transport, operation).await;
         self.services
             .metrics()
-            .graphql_request_duration_seconds
-            .with_label_values(&[operation, root_field.as_str()])
-            .observe(started.elapsed().as_secs_f64());
+            .record_graphql(operation, &root_field, started.elapsed());
         response
     }
 

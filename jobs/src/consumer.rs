@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream;
-use greenos_core::context::RequestContext;
+use greenos_core::context::{Door, RequestContext};
 use greenos_core::error_code::ErrorCode;
 use greenos_core::ledger::{Appended, ConflictPolicy, ValidatedTrip, parse_json_trip};
 use greenos_core::services::Services;
@@ -266,7 +266,7 @@ async fn ingest(
         let bulk = services
             .ledger()
             .bulk(
-                RequestContext::system("trip-consumer"),
+                RequestContext::system("trip-consumer").via(Door::Stream),
                 ConflictPolicy::SkipConflicting,
             )
             .await

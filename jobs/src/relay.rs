@@ -24,7 +24,8 @@ pub const DLQ_STREAM: &str = "esg_greenos.dlq.v1";
 /// How long a connection attempt to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Cycles between two refreshes of `greenos_outbox_pending` (and after an empty claim).
+/// Cycles between two refreshes of `greenos_outbox_pending` and the stream gauges (and after
+/// an empty claim, for the pending count).
 const PENDING_EVERY: u64 = 20;
 
 /// Cycles between two prunes of published events.
@@ -84,10 +85,11 @@ async fn run(
     while !*stopped.borrow() {
         cycle += 1;
         // Counting a large backlog costs a scan: refresh the gauge every few cycles.
-        if cycle % PENDING_EVERY == 1
-            && let Err(err) = outbox().refresh_pending().await
-        {
-            tracing::warn!(error = %err, "cannot count pending outbox events");
+        if cycle % PENDING_EVERY == 1 {
+            if let Err(err) = outbox().refresh_pending().await {
+                tracing::warn!(error = %err, "cannot count pending outbox events");
+            }
+            outbox().refresh_streams().await;
         }
         if cycle % PRUNE_EVERY == 1
             && let Some(retention) = settings.retention

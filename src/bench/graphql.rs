@@ -141,7 +141,7 @@ async fn measure(vars: &Vars, args: &BenchGraphqlArgs) -> anyhow::Result<String>
                 post(&client, &url, &query).await?;
                 samples.push(started.elapsed());
             }
-            let (own, postgres) = CpuSnapshot::take().since(&cpu);
+            let cpu = CpuSnapshot::take().since(&cpu);
             samples.sort();
             let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -152,8 +152,8 @@ async fn measure(vars: &Vars, args: &BenchGraphqlArgs) -> anyhow::Result<String>
                 ms(at(0.5)),
                 ms(at(0.95)),
                 ms(at(1.0)),
-                ms(own) / samples.len() as f64,
-                ms(postgres) / samples.len() as f64,
+                ms(cpu.own) / samples.len() as f64,
+                ms(cpu.postgres) / samples.len() as f64,
             )?;
             eprintln!("timed: {what}");
         }

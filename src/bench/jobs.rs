@@ -1,7 +1,7 @@
 //! `greenos bench jobs`: the outbox relay's rate to the local Redis and the `trip_completed.v1`
 //! consumer's rate from a stream into the ledger, each with the CPU it costs per item.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
@@ -12,7 +12,7 @@ use greenos_jobs::relay::OutboxRelay;
 use redis::AsyncCommands;
 
 use crate::app::AppState;
-use crate::bench::cpu::{CpuSnapshot, per_trip};
+use crate::bench::cpu::CpuSnapshot;
 use crate::bench::measure::trip_json;
 use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
@@ -71,21 +71,27 @@ async fn measure(vars: &Vars, args: &BenchJobsArgs, prefix: &str) -> anyhow::Res
     let redis = state.redis.clone();
     let mut conn = redis.get_multiplexed_async_connection().await?;
 
+    // Progress is read from the service's own counters: a `COUNT(*)` every few milliseconds
+    // would be measured with the job.
+    let metrics = state.services.metrics();
+    let published = metrics.outbox_published();
     let cpu = CpuSnapshot::take();
-    let started = Instant::now();
     let relay = OutboxRelay::start(state.services.clone(), redis.clone(), config.relay.clone());
-    while state.services.outbox().refresh_pending().await? > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while metrics.outbox_published() < published + args.events as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let elapsed = started.elapsed();
+    let usage = CpuSnapshot::take().since(&cpu);
     relay.shutdown().await;
-    let (own, postgres) = CpuSnapshot::take().since(&cpu);
+    let pending = state.services.outbox().refresh_pending().await?;
+    if pending > 0 {
+        bail!("{pending} events are still pending after the relay published them all");
+    }
     row(
         &mut report,
         "outbox relay → Redis",
         args.events,
-        elapsed,
-        per_trip(own, postgres, args.events, with_postgres),
+        usage.wall,
+        usage.per_item(args.events, "event", with_postgres),
     );
 
     let stream = format!("{prefix}{TRIP_STREAM}");
@@ -97,37 +103,24 @@ async fn measure(vars: &Vars, args: &BenchJobsArgs, prefix: &str) -> anyhow::Res
         }
         pipe.query_async::<()>(&mut conn).await?;
     }
-    let before = state
-        .services
-        .ledger()
-        .count_impacts(&Default::default())
-        .await?;
-    let target = before + args.events as u64;
+    let target = metrics.trips_accepted() + args.events as u64;
     let cpu = CpuSnapshot::take();
-    let started = Instant::now();
     let consumer = TripConsumer::start(
         state.services.clone(),
         redis.clone(),
         config.consumer.clone(),
     );
-    while state
-        .services
-        .ledger()
-        .count_impacts(&Default::default())
-        .await?
-        < target
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while metrics.trips_accepted() < target {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let elapsed = started.elapsed();
+    let usage = CpuSnapshot::take().since(&cpu);
     consumer.shutdown().await;
-    let (own, postgres) = CpuSnapshot::take().since(&cpu);
     row(
         &mut report,
         "trip_completed.v1 consumer → ledger",
         args.events,
-        elapsed,
-        per_trip(own, postgres, args.events, with_postgres),
+        usage.wall,
+        usage.per_item(args.events, "trip", with_postgres),
     );
 
     let keys: Vec<String> = conn.keys(format!("{prefix}*")).await?;

@@ -12,7 +12,7 @@ use greenos_core::ledger::{self, BodyFormat, ComputeContext, ConflictPolicy, Tri
 use greenos_core::proof::UtcMicros;
 
 use crate::app::AppState;
-use crate::bench::cpu::{CpuSnapshot, per_trip};
+use crate::bench::cpu::CpuSnapshot;
 use crate::bench::{BenchBackend, BenchIngestArgs};
 use crate::ingest::{self, IngestArgs};
 
@@ -110,7 +110,7 @@ pub(super) async fn ingest(
     let with_postgres = args.backend == BenchBackend::Postgres;
     let cpu_before = CpuSnapshot::take();
     let (elapsed, mut latencies) = post_all(&client, &url, bodies, args.clients).await?;
-    let (own, postgres) = CpuSnapshot::take().since(&cpu_before);
+    let cpu = CpuSnapshot::take().since(&cpu_before);
     latencies.sort_unstable();
     rows.push(Row {
         what: format!("HTTP, {batch} trips per request"),
@@ -121,7 +121,7 @@ pub(super) async fn ingest(
             args.clients,
             percentile(&latencies, 50),
             percentile(&latencies, 95),
-            per_trip(own, postgres, args.trips, with_postgres)
+            cpu.per_item(args.trips, "trip", with_postgres)
         ),
     });
 
@@ -142,7 +142,7 @@ pub(super) async fn ingest(
             },
         )
         .await?;
-        let (own, postgres) = CpuSnapshot::take().since(&cpu_before);
+        let cpu = CpuSnapshot::take().since(&cpu_before);
         if summary.accepted != args.file_trips {
             bail!(
                 "the file ingest accepted {} of {} trips",
@@ -156,7 +156,7 @@ pub(super) async fn ingest(
             elapsed: summary.elapsed,
             note: format!(
                 "validation pass + writing pass, in-process; {}",
-                per_trip(own, postgres, args.file_trips, with_postgres)
+                cpu.per_item(args.file_trips, "trip", with_postgres)
             ),
         });
     }

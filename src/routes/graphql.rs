@@ -6,7 +6,7 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use greenos_core::context::RequestContext;
+use greenos_core::context::{Door, RequestContext};
 use greenos_graphql::Transport;
 
 use crate::app::AppState;
@@ -47,7 +47,11 @@ pub async fn graphql(
     } else {
         Transport::Post
     };
-    let caller = RequestContext::new(ctx.correlation_id, authenticate(&state, &headers));
+    let caller = RequestContext::new(
+        Door::Graphql,
+        ctx.correlation_id,
+        authenticate(&state, &headers),
+    );
     state
         .graphql
         .execute(request.into_inner(), caller, transport)

@@ -10,11 +10,13 @@ use crate::error::ApiError;
 
 /// The provider, the environment and `OK|MISSING|INVALID` per critical secret.
 pub async fn status(State(state): State<AppState>) -> Result<Json<SecretsReport>, ApiError> {
-    state.security.report().await.map(Json).map_err(|err| {
+    let report = state.security.report().await.map_err(|err| {
         tracing::warn!(error = %err, "secret provider unavailable for the status report");
         ApiError::new(
             ErrorCode::Unavailable,
             "The secret provider cannot be read right now.",
         )
-    })
+    })?;
+    state.services.metrics().set_secrets(&report);
+    Ok(Json(report))
 }

@@ -69,7 +69,11 @@ async fn metrics_are_exposed(backend: Backend) {
     );
     let latency = "greenos_http_request_duration_seconds";
     assert_eq!(metrics.type_of(latency), Some("histogram"), "{metrics}");
-    let route = [("method", "GET"), ("route", "/health")];
+    let route = [
+        ("method", "GET"),
+        ("route", "/health"),
+        ("status_class", "2xx"),
+    ];
     assert_eq!(
         metrics.value(&format!("{latency}_count"), &route),
         Some(1.0),
@@ -78,7 +82,7 @@ async fn metrics_are_exposed(backend: Backend) {
     assert_eq!(
         metrics.value(
             &format!("{latency}_bucket"),
-            &[route[0], route[1], ("le", "+Inf")]
+            &[route[0], route[1], route[2], ("le", "+Inf")]
         ),
         Some(1.0),
         "{metrics}"

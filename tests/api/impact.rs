@@ -141,12 +141,12 @@ async fn a_tampered_row_is_detected(backend: Backend) {
     let failures = "greenos_mrv_verification_failures_total";
     assert_eq!(metrics.type_of(failures), Some("counter"), "{metrics}");
     assert_eq!(
-        metrics.value(failures, &[("kind", "trip")]),
+        metrics.value(failures, &[("kind", "trip"), ("check", "payload")]),
         Some(1.0),
         "{metrics}"
     );
     assert_eq!(
-        metrics.value(failures, &[("kind", "mrv")]).unwrap_or(0.0),
+        metrics.sum(failures, &[("kind", "mrv")]),
         0.0,
         "a trip verification is not an export verification: {metrics}"
     );

@@ -67,19 +67,19 @@ async fn one_trip_is_computed_signed_and_stored_with_its_event(backend: Backend)
     let metrics = app.metrics().await;
     let trips = "greenos_ingest_trips_total";
     assert_eq!(
-        metrics.value(trips, &[("result", "accepted")]),
+        metrics.value(trips, &[("outcome", "accepted"), ("source", "http")]),
         Some(1.0),
         "{metrics}"
     );
     for result in ["duplicate", "rejected"] {
         assert_eq!(
-            metrics.value(trips, &[("result", result)]),
+            metrics.value(trips, &[("outcome", result), ("source", "http")]),
             Some(0.0),
             "{metrics}"
         );
     }
     assert_eq!(
-        metrics.value("greenos_ingest_batches_total", &[]),
+        metrics.value("greenos_ingest_batches_total", &[("source", "http")]),
         Some(1.0),
         "{metrics}"
     );

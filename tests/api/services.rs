@@ -49,11 +49,7 @@ async fn a_use_case_behaves_the_same_through_services_and_rest(backend: Backend)
     assert_eq!(again.duplicates(), 1);
 
     let metrics = app.metrics().await;
-    let trips = |result: &str| {
-        metrics
-            .value("greenos_ingest_trips_total", &[("result", result)])
-            .unwrap_or_default()
-    };
+    let trips = |outcome: &str| metrics.sum("greenos_ingest_trips_total", &[("outcome", outcome)]);
     assert_eq!(trips("accepted"), 1.0, "{metrics}");
     assert_eq!(trips("duplicate"), 2.0, "{metrics}");
 }

@@ -116,22 +116,24 @@ impl Methodology {
 }
 
 /// Sets `greenos_mrv_methodology_version_active{methodology_version}` to 1 for the ACTIVE
-/// version and 0 for every other one, and answers the ACTIVE version.
+/// version and 0 for every other one, and the ACTIVE version's activation time (its age
+/// gauge); answers the ACTIVE version.
 pub(crate) async fn refresh_active_gauge<C: ConnectionTrait>(
     db: &C,
     metrics: &Metrics,
 ) -> Result<Option<Methodology>, MethodologyError> {
     let all = list(db).await?;
-    for methodology in &all {
-        let value = i64::from(methodology.status == MethodologyStatus::Active);
-        metrics
-            .mrv_methodology_version_active
-            .with_label_values(&[methodology.methodology_version.as_str()])
-            .set(value);
-    }
-    Ok(all
+    let (active, others): (Vec<Methodology>, Vec<Methodology>) = all
         .into_iter()
-        .find(|m| m.status == MethodologyStatus::Active))
+        .partition(|m| m.status == MethodologyStatus::Active);
+    let active = active.into_iter().next();
+    metrics.set_methodologies(
+        active
+            .as_ref()
+            .map(|m| (m.methodology_version.as_str(), m.activated_at)),
+        others.iter().map(|m| m.methodology_version.as_str()),
+    );
+    Ok(active)
 }
 
 #[cfg(test)]

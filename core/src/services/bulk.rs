@@ -116,11 +116,14 @@ impl BulkIngest {
     fn record(&self, result: &Result<AppendOutcome, IngestError>) {
         let metrics = self.services.metrics();
         match result {
-            Ok(outcome) => {
-                metrics.record_ingest(outcome.accepted(), outcome.duplicates(), outcome.skipped())
-            }
+            Ok(outcome) => metrics.record_ingest(
+                self.ctx.door,
+                outcome.accepted(),
+                outcome.duplicates(),
+                outcome.skipped(),
+            ),
             Err(err) => {
-                metrics.record_ingest(0, 0, err.refused_trips());
+                metrics.record_ingest(self.ctx.door, 0, 0, err.refused_trips());
                 tracing::info!(
                     correlation_id = %self.ctx.correlation_id,
                     code = err.code().as_str(),

@@ -10,7 +10,7 @@ use crate::ledger::{
     TripVerification, TripsBody, ValidatedTrip,
 };
 use crate::methodology::{self, MethodologyError};
-use crate::metrics::VerificationKind;
+use crate::metrics::{FailedCheck, VerificationKind};
 use crate::page::PageRequest;
 use crate::proof::UtcMicros;
 use crate::services::Services;
@@ -79,7 +79,7 @@ impl<'a> LedgerService<'a> {
                 let (accepted, duplicates) = (outcome.accepted(), outcome.duplicates());
                 self.services
                     .metrics()
-                    .record_ingest(accepted, duplicates, 0);
+                    .record_ingest(ctx.door, accepted, duplicates, 0);
                 tracing::info!(
                     correlation_id = %ctx.correlation_id,
                     actor = %ctx.actor(),
@@ -124,6 +124,7 @@ impl<'a> LedgerService<'a> {
         model_version: Option<&str>,
     ) -> Result<TripVerification, ImpactError> {
         check_trip_id(trip_id, model_version)?;
+        let started = Instant::now();
         let result = ledger::verify(
             self.services.database(),
             self.services.signer(),
@@ -131,12 +132,28 @@ impl<'a> LedgerService<'a> {
             model_version,
         )
         .await;
+        let verdict = match &result {
+            Ok(_) => Some(None),
+            Err(ImpactError::Tampered { .. }) => Some(Some(FailedCheck::Payload)),
+            Err(ImpactError::InvalidSignature { verification }) => {
+                Some(Some(if verification.signature_valid {
+                    FailedCheck::AsymSignature
+                } else {
+                    FailedCheck::Signature
+                }))
+            }
+            Err(_) => None,
+        };
+        if let Some(failed) = verdict {
+            self.services.metrics().record_verification(
+                VerificationKind::Trip,
+                started.elapsed(),
+                failed,
+            );
+        }
         if let Err(err @ (ImpactError::Tampered { .. } | ImpactError::InvalidSignature { .. })) =
             &result
         {
-            self.services
-                .metrics()
-                .record_verification_failure(VerificationKind::Trip);
             tracing::warn!(
                 correlation_id = %ctx.correlation_id,
                 %trip_id,
@@ -212,7 +229,7 @@ impl<'a> LedgerService<'a> {
     fn refused(&self, ctx: &RequestContext, err: &IngestError) {
         self.services
             .metrics()
-            .record_ingest(0, 0, err.refused_trips());
+            .record_ingest(ctx.door, 0, 0, err.refused_trips());
         tracing::info!(
             correlation_id = %ctx.correlation_id,
             code = crate::error_code::DomainError::code(err).as_str(),

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::time::Instant;
 
 use futures::stream::{self, Stream, StreamExt};
 use sea_orm::DbBackend;
@@ -177,9 +178,10 @@ impl<'a> MrvService<'a> {
         ctx: &RequestContext,
         export_id: &str,
     ) -> Result<ExportVerification, MrvError> {
+        let started = Instant::now();
         let result =
             mrv::verify_export(self.services.database(), self.services.signer(), export_id).await;
-        self.record(ctx, &result);
+        self.record(ctx, started, &result);
         result
     }
 
@@ -193,6 +195,7 @@ impl<'a> MrvService<'a> {
     where
         B: AsRef<[u8]> + Send + 'static,
     {
+        let started = Instant::now();
         let reading = tokio::task::spawn_blocking(move || mrv::read_artifact_bytes(body.as_ref()))
             .await
             .map_err(|e| MrvError::Task(e.to_string()))??;
@@ -202,7 +205,7 @@ impl<'a> MrvService<'a> {
         )
         .await?;
         let result = mrv::verify_artifact(&reading, self.services.signer(), registry_row.as_ref());
-        self.record(ctx, &result);
+        self.record(ctx, started, &result);
         result
     }
 
@@ -256,8 +259,13 @@ impl<'a> MrvService<'a> {
             .map_err(|e| MrvError::Task(e.to_string()))?
     }
 
-    fn record(&self, ctx: &RequestContext, result: &Result<ExportVerification, MrvError>) {
-        mrv::record_outcome(self.services.metrics(), result);
+    fn record(
+        &self,
+        ctx: &RequestContext,
+        started: Instant,
+        result: &Result<ExportVerification, MrvError>,
+    ) {
+        mrv::record_outcome(self.services.metrics(), started.elapsed(), result);
         if let Err(err) = result
             && let Some(verification) = err.verification()
         {

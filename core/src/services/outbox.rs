@@ -1,5 +1,7 @@
 //! The outbox's use cases.
 
+use std::time::Duration;
+
 use crate::outbox::{self, OutboxClaim, OutboxStats, RetryPolicy, Settled};
 use crate::proof::UtcMicros;
 use crate::services::Services;
@@ -28,31 +30,29 @@ impl<'a> OutboxService<'a> {
         policy: &RetryPolicy,
     ) -> Result<(), OutboxError> {
         let now = UtcMicros::now().as_datetime();
-        let delays: Vec<f64> = claim
+        let delays: Vec<Duration> = claim
             .events
             .iter()
             .zip(outcomes)
             .filter(|(_, o)| **o == Settled::Published)
             .map(|(e, _)| {
                 (now - e.created_at.as_datetime())
-                    .num_microseconds()
-                    .unwrap_or(0) as f64
-                    / 1e6
+                    .to_std()
+                    .unwrap_or_default()
             })
             .collect();
         claim.settle(outcomes, policy).await?;
-        let metrics = self.services.metrics();
-        for delay in &delays {
-            metrics.outbox_publish_delay_seconds.observe(delay.max(0.0));
-        }
-        metrics.outbox_published_total.inc_by(delays.len() as u64);
-        for outcome in outcomes {
-            match outcome {
-                Settled::Published => {}
-                Settled::Retry(_) => metrics.outbox_retry_total.inc(),
-                Settled::Dead(_) => metrics.outbox_failed_total.inc(),
-            }
-        }
+        let retried = outcomes
+            .iter()
+            .filter(|o| matches!(o, Settled::Retry(_)))
+            .count();
+        let failed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Settled::Dead(_)))
+            .count();
+        self.services
+            .metrics()
+            .record_outbox(&delays, retried, failed);
         Ok(())
     }
 
@@ -64,11 +64,24 @@ impl<'a> OutboxService<'a> {
     /// Refreshes `greenos_outbox_pending` and answers it.
     pub async fn refresh_pending(&self) -> Result<u64, OutboxError> {
         let pending = outbox::pending(self.services.database()).await?;
-        self.services
-            .metrics()
-            .outbox_pending
-            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.services.metrics().set_outbox_pending(pending);
         Ok(pending)
+    }
+
+    /// Refreshes the stream gauges (dead-letter length, consumer pending and lag) when the
+    /// streams can be read; a failure is logged and leaves them as they were.
+    pub async fn refresh_streams(&self) {
+        let Some(probe) = self.services.stream_probe() else {
+            return;
+        };
+        match probe.probe().await {
+            Ok(streams) => self.services.metrics().set_streams(
+                streams.dlq_length,
+                Some(streams.consumer_pending),
+                streams.consumer_lag,
+            ),
+            Err(err) => tracing::warn!(error = %err, "cannot read the streams' lengths"),
+        }
     }
 
     /// Puts `FAILED` events back in line (all, or those named, or those of a topic).
@@ -103,6 +116,11 @@ impl<'a> OutboxService<'a> {
         if let Some(probe) = self.services.stream_probe() {
             match probe.probe().await {
                 Ok(streams) => {
+                    self.services.metrics().set_streams(
+                        streams.dlq_length,
+                        Some(streams.consumer_pending),
+                        streams.consumer_lag,
+                    );
                     stats.dlq_length = Some(streams.dlq_length);
                     stats.consumer_pending = Some(streams.consumer_pending);
                     stats.consumer_lag = streams.consumer_lag;

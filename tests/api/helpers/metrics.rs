@@ -51,6 +51,21 @@ impl Exposition {
             .find_map(|(labels, value)| (*labels == wanted).then_some(*value))
     }
 
+    /// The sum of every sample of `name` whose labels include `labels` (0 when none does).
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples.get(name).map_or(0.0, |samples| {
+            samples
+                .iter()
+                .filter(|(have, _)| {
+                    labels
+                        .iter()
+                        .all(|(k, v)| have.get(*k).is_some_and(|have| have == v))
+                })
+                .map(|(_, value)| value)
+                .sum()
+        })
+    }
+
     /// The `# TYPE` of `family` (`counter`, `gauge`, `histogram`, `summary` or `untyped`).
     pub fn type_of(&self, family: &str) -> Option<&str> {
         self.types.get(family).map(String::as_str)

@@ -105,8 +105,8 @@ async fn a_quarter_exports_its_window_with_exact_totals(backend: Backend) {
     assert!(envelope["data"].get("payload").is_none() && envelope["data"].get("impacts").is_none());
     let metrics = app.metrics().await;
     assert_eq!(
-        metrics.value("greenos_mrv_exports_total", &[]),
-        Some(1.0),
+        metrics.sum("greenos_mrv_exports_total", &[]),
+        1.0,
         "{metrics}"
     );
 }

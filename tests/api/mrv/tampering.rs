@@ -22,9 +22,9 @@ const FAILURES: &str = "greenos_mrv_verification_failures_total";
 const MRV: &[(&str, &str)] = &[("kind", "mrv")];
 const TRIP: &[(&str, &str)] = &[("kind", "trip")];
 
-/// The failures of one `kind` counted so far (the series may be absent before the first).
+/// The failures of one `kind` counted so far, whatever the check.
 fn failures(metrics: &Exposition, kind: &[(&str, &str)]) -> f64 {
-    metrics.value(FAILURES, kind).unwrap_or(0.0)
+    metrics.sum(FAILURES, kind)
 }
 
 async fn scenario_a_an_altered_chunk_is_tampering(backend: Backend) {
@@ -50,8 +50,8 @@ async fn scenario_a_an_altered_chunk_is_tampering(backend: Backend) {
     assert_eq!(body["error"]["details"]["signature_valid"], true);
     let after = app.metrics().await;
     assert_eq!(
-        after.value(FAILURES, MRV),
-        Some(failures(&before, MRV) + 1.0),
+        failures(&after, MRV),
+        failures(&before, MRV) + 1.0,
         "{after}"
     );
     assert_eq!(
@@ -148,9 +148,15 @@ async fn scenario_d_a_methodology_mismatch_is_refused(backend: Backend) {
     };
     assert_eq!(mismatches(&after), mismatches(&before) + 2.0, "{after}");
     assert_eq!(
-        after.value(FAILURES, MRV),
-        Some(failures(&before, MRV) + 2.0),
+        failures(&after, MRV),
+        failures(&before, MRV) + 2.0,
         "each refused verification is one failure: {after}"
+    );
+    let methodology = &[("kind", "mrv"), ("check", "methodology")];
+    assert_eq!(
+        after.sum(FAILURES, methodology),
+        before.sum(FAILURES, methodology) + 2.0,
+        "{after}"
     );
 }
 

@@ -96,7 +96,11 @@ pub async fn create_export(
     };
     store::insert(db, &record, spool.file).await?;
     let stored = started.elapsed();
-    metrics.mrv_exports_total.inc();
+    metrics.record_export(
+        record.period.as_str(),
+        stored,
+        u64::try_from(record.impacts_count).unwrap_or(0),
+    );
     tracing::info!(
         export_id = %record.export_id,
         correlation_id = record.correlation_id.as_deref().unwrap_or_default(),

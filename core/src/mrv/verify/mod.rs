@@ -10,7 +10,7 @@ pub(crate) mod stored;
 use serde::Serialize;
 
 use crate::methodology::Methodology;
-use crate::metrics::Metrics;
+use crate::metrics::{FailedCheck, Metrics};
 use crate::mrv::build::payload::MethodologyBinding;
 use crate::mrv::error::MrvError;
 use crate::mrv::read::artifact::ArtifactHeader;
@@ -208,6 +208,21 @@ impl ExportVerification {
         }
     }
 
+    /// The first check that failed, in the order of [`Self::into_result`].
+    pub fn failed_check(&self) -> Option<FailedCheck> {
+        if !self.hash_valid || self.proof_valid == Some(false) {
+            Some(FailedCheck::Payload)
+        } else if self.signature_valid == Some(false) {
+            Some(FailedCheck::Signature)
+        } else if !self.asym_signature_valid {
+            Some(FailedCheck::AsymSignature)
+        } else if !self.methodology_valid {
+            Some(FailedCheck::Methodology)
+        } else {
+            None
+        }
+    }
+
     /// The problems in one sentence.
     pub fn summary(&self) -> String {
         if self.problems.is_empty() {
@@ -218,17 +233,26 @@ impl ExportVerification {
     }
 }
 
-/// Counts a failed verification in `greenos_mrv_verification_failures_total` (and a
-/// methodology mismatch in `greenos_mrv_methodology_mismatch_total`).
-pub fn record_outcome(metrics: &Metrics, result: &Result<ExportVerification, MrvError>) {
-    if let Err(err) = result
-        && let Some(verification) = err.verification()
-    {
-        metrics.record_verification_failure(crate::metrics::VerificationKind::Mrv);
-        if !verification.methodology_valid {
-            metrics.mrv_methodology_mismatch_total.inc();
-        }
-    }
+/// Counts a verification that reached a verdict in `greenos_mrv_verifications_total`, its
+/// latency, and a failure by its first failed check (a methodology mismatch also in
+/// `greenos_mrv_methodology_mismatch_total`).
+pub fn record_outcome(
+    metrics: &Metrics,
+    elapsed: std::time::Duration,
+    result: &Result<ExportVerification, MrvError>,
+) {
+    let verification = match result {
+        Ok(verification) => verification,
+        Err(err) => match err.verification() {
+            Some(verification) => verification,
+            None => return,
+        },
+    };
+    metrics.record_verification(
+        crate::metrics::VerificationKind::Mrv,
+        elapsed,
+        verification.failed_check(),
+    );
 }
 
 /// Verifies an artifact held outside the service (`POST /api/v2/esg/mrv/verify`): the payload
