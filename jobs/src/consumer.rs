@@ -31,8 +31,10 @@ pub const TRIP_STREAM: &str = "trip_completed.v1";
 
 /// Entries read per batch.
 const READ_COUNT: usize = 500;
-/// How long a read waits for entries.
+/// How long a burst's first read waits for entries.
 const BLOCK_MS: usize = 1000;
+/// Reads in one burst at most.
+const BURST_READS: usize = 100;
 
 /// The consumer's settings, from `GREENOS_TRIP_*` and `GREENOS_REDIS_STREAM_PREFIX`.
 #[derive(Clone, Debug)]
@@ -148,7 +150,10 @@ async fn open(
     Ok(conn)
 }
 
-/// Reclaims idle entries, then reads new ones, and ingests what it got.
+/// Reads this consumer's own pending entries first (after a failure or a restart), then
+/// reclaims idle ones, then ingests new entries in a burst: reads are pipelined with the
+/// computing and the writes, and the burst ends when a read finds nothing or after
+/// [`BURST_READS`] reads (each burst reads the ACTIVE methodology afresh).
 async fn cycle(
     services: &Services,
     conn: &mut MultiplexedConnection,
@@ -165,7 +170,14 @@ async fn cycle(
         if entries.is_empty() {
             *own_pending = false;
         } else {
-            return ingest(services, conn, stream, settings, entries).await;
+            return ingest(
+                services,
+                conn,
+                stream,
+                settings,
+                stream::iter([Ok(entries)]),
+            )
+            .await;
         }
     }
     let idle = usize::try_from(settings.claim_idle.as_millis()).unwrap_or(usize::MAX);
@@ -184,18 +196,40 @@ async fn cycle(
             entries = reclaimed.claimed.len(),
             "reclaimed trip entries a consumer left pending"
         );
-        ingest(services, conn, stream, settings, reclaimed.claimed).await?;
+        let claimed = stream::iter([Ok(reclaimed.claimed)]);
+        ingest(services, conn, stream, settings, claimed).await?;
     }
-    let options = StreamReadOptions::default()
-        .group(&settings.group, &settings.consumer)
-        .count(READ_COUNT)
-        .block(BLOCK_MS);
-    let read: StreamReadReply = conn.xread_options(&[stream], &[">"], &options).await?;
-    let entries: Vec<StreamId> = read.keys.into_iter().flat_map(|key| key.ids).collect();
-    if !entries.is_empty() {
-        ingest(services, conn, stream, settings, entries).await?;
-    }
-    Ok(())
+    let reader = conn.clone();
+    let (key, group, consumer) = (
+        stream.to_owned(),
+        settings.group.clone(),
+        settings.consumer.clone(),
+    );
+    let reads = stream::unfold((reader, 0usize), move |(mut reader, count)| {
+        let stream = key.clone();
+        let options = StreamReadOptions::default()
+            .group(&group, &consumer)
+            .count(READ_COUNT)
+            // Only the burst's first read waits for entries; later ones take what is there.
+            .block(if count == 0 { BLOCK_MS } else { 1 });
+        async move {
+            if count >= BURST_READS {
+                return None;
+            }
+            let read: redis::RedisResult<StreamReadReply> =
+                reader.xread_options(&[&stream], &[">"], &options).await;
+            match read {
+                Ok(read) => {
+                    let entries: Vec<StreamId> =
+                        read.keys.into_iter().flat_map(|key| key.ids).collect();
+                    (!entries.is_empty()).then_some((Ok(entries), (reader, count + 1)))
+                }
+                // The error ends the burst; what was read before it is still settled.
+                Err(err) => Some((Err(err), (reader, BURST_READS))),
+            }
+        }
+    });
+    ingest(services, conn, stream, settings, reads).await
 }
 
 /// Why a cycle stopped: nothing it read was acknowledged.
@@ -205,6 +239,8 @@ enum CycleError {
     Redis(#[from] redis::RedisError),
     #[error("database: {0}")]
     Ingest(String),
+    #[error("redis: {0}")]
+    Read(String),
 }
 
 /// One entry that will not be ingested, and why.
@@ -222,18 +258,21 @@ fn payload(entry: &StreamId) -> Option<Vec<u8>> {
     }
 }
 
-async fn ingest(
-    services: &Services,
-    conn: &mut MultiplexedConnection,
-    stream: &str,
-    settings: &ConsumerSettings,
-    entries: Vec<StreamId>,
-) -> Result<(), CycleError> {
-    let mut rejected: Vec<Rejected> = Vec::new();
-    let mut valid: Vec<(StreamId, ValidatedTrip)> = Vec::new();
+/// The entries of one read, sorted: those that parsed (with their trips) and those refused.
+struct Read {
+    valid: Vec<StreamId>,
+    rejected: Vec<Rejected>,
+}
+
+fn sort_entries(entries: Vec<StreamId>) -> (Read, Vec<ValidatedTrip>) {
+    let mut read = Read {
+        valid: Vec::with_capacity(entries.len()),
+        rejected: Vec::new(),
+    };
+    let mut trips = Vec::with_capacity(entries.len());
     for entry in entries {
         let Some(bytes) = payload(&entry) else {
-            rejected.push(Rejected {
+            read.rejected.push(Rejected {
                 entry,
                 code: ErrorCode::InvalidRequest,
                 reason: "the entry has no payload field".to_owned(),
@@ -241,7 +280,10 @@ async fn ingest(
             continue;
         };
         match parse_json_trip(&bytes) {
-            Ok(trip) => valid.push((entry, trip)),
+            Ok(trip) => {
+                read.valid.push(entry);
+                trips.push(trip);
+            }
             Err(refusal) => {
                 let reason = refusal
                     .problems
@@ -252,7 +294,7 @@ async fn ingest(
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
-                rejected.push(Rejected {
+                read.rejected.push(Rejected {
                     entry,
                     code: ErrorCode::ValidationFailed,
                     reason,
@@ -260,41 +302,104 @@ async fn ingest(
             }
         }
     }
-    let mut acked: Vec<String> = Vec::new();
-    if !valid.is_empty() {
-        let (entries, trips): (Vec<StreamId>, Vec<ValidatedTrip>) = valid.into_iter().unzip();
-        let bulk = services
-            .ledger()
-            .bulk(
-                RequestContext::system("trip-consumer").via(Door::Stream),
-                ConflictPolicy::SkipConflicting,
-            )
-            .await
-            .map_err(|e| CycleError::Ingest(e.to_string()))?;
-        let mut outcomes = std::pin::pin!(bulk.run(stream::once(async move { ((), trips) })));
-        let Some(((), outcome)) = outcomes.next().await else {
-            return Err(CycleError::Ingest(
-                "the pipeline answered nothing".to_owned(),
-            ));
-        };
-        let outcome = outcome.map_err(|e| CycleError::Ingest(e.to_string()))?;
-        for (entry, item) in entries.into_iter().zip(outcome.items) {
-            match item {
-                Appended::Accepted(_) | Appended::Duplicate(_) => acked.push(entry.id),
-                Appended::Conflict(conflict) => rejected.push(Rejected {
-                    entry,
-                    code: ErrorCode::DuplicateImpact,
-                    reason: format!(
-                        "trip {} already has a different impact under model version {}",
-                        conflict.trip_id, conflict.model_version
-                    ),
-                }),
-                Appended::Refused(refusal) => rejected.push(Rejected {
-                    entry,
-                    code: refusal.code,
-                    reason: format!("{}: {}", refusal.field, refusal.reason),
-                }),
+    (read, trips)
+}
+
+/// Ingests each read through one bulk run (computing the next reads while earlier ones are
+/// written), then settles each read in order: refused entries to the dead-letter stream, and
+/// everything settled acknowledged. A read whose transaction failed is not acknowledged (its
+/// entries stay pending and come back); the first failure, of Redis or the database, ends the
+/// cycle.
+async fn ingest<S>(
+    services: &Services,
+    conn: &mut MultiplexedConnection,
+    stream: &str,
+    settings: &ConsumerSettings,
+    reads: S,
+) -> Result<(), CycleError>
+where
+    S: futures::Stream<Item = redis::RedisResult<Vec<StreamId>>> + Send + 'static,
+{
+    let bulk = services
+        .ledger()
+        .bulk(
+            RequestContext::system("trip-consumer").via(Door::Stream),
+            ConflictPolicy::SkipConflicting,
+        )
+        .await
+        .map_err(|e| CycleError::Ingest(e.to_string()))?;
+    let read_error = Arc::new(std::sync::Mutex::new(None));
+    let failed_read = Arc::clone(&read_error);
+    let batches = reads
+        .take_while(move |read| {
+            let ok = match read {
+                Ok(_) => true,
+                Err(err) => {
+                    if let Ok(mut slot) = failed_read.lock() {
+                        *slot = Some(err.to_string());
+                    }
+                    false
+                }
+            };
+            futures::future::ready(ok)
+        })
+        .filter_map(|read| futures::future::ready(read.ok()))
+        .map(sort_entries);
+    let mut outcomes = std::pin::pin!(bulk.run(batches));
+    let mut failure = None;
+    while let Some((read, outcome)) = outcomes.next().await {
+        if failure.is_some() {
+            // Later reads may have committed: they are settled, the failed one stays pending.
+            if let Ok(outcome) = outcome {
+                settle(conn, stream, settings, read, outcome.items).await?;
             }
+            continue;
+        }
+        match outcome {
+            Ok(outcome) => settle(conn, stream, settings, read, outcome.items).await?,
+            Err(err) => failure = Some(CycleError::Ingest(err.to_string())),
+        }
+    }
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    let read_error = read_error.lock().ok().and_then(|mut slot| slot.take());
+    match read_error {
+        Some(err) => Err(CycleError::Read(err)),
+        None => Ok(()),
+    }
+}
+
+/// Copies the refused entries of one read to the dead-letter stream and acknowledges every
+/// entry the ledger settled (accepted, duplicate or refused).
+async fn settle(
+    conn: &mut MultiplexedConnection,
+    stream: &str,
+    settings: &ConsumerSettings,
+    read: Read,
+    items: Vec<Appended>,
+) -> Result<(), CycleError> {
+    let Read {
+        valid,
+        mut rejected,
+    } = read;
+    let mut acked: Vec<String> = Vec::with_capacity(valid.len() + rejected.len());
+    for (entry, item) in valid.into_iter().zip(items) {
+        match item {
+            Appended::Accepted(_) | Appended::Duplicate(_) => acked.push(entry.id),
+            Appended::Conflict(conflict) => rejected.push(Rejected {
+                entry,
+                code: ErrorCode::DuplicateImpact,
+                reason: format!(
+                    "trip {} already has a different impact under model version {}",
+                    conflict.trip_id, conflict.model_version
+                ),
+            }),
+            Appended::Refused(refusal) => rejected.push(Rejected {
+                entry,
+                code: refusal.code,
+                reason: format!("{}: {}", refusal.field, refusal.reason),
+            }),
         }
     }
     if !rejected.is_empty() {

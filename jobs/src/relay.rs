@@ -5,9 +5,11 @@
 //! reached the claim is given back untouched (no event's attempts are burned), the outage is
 //! logged once, and the relay backs off as a whole until Redis answers again. Delivery is
 //! at-least-once: a crash between `XADD` and the commit publishes the event again, with the
-//! same `event_id`.
+//! same `event_id`. On PostgreSQL several lanes claim and publish at the same time (`SKIP LOCKED`
+//! keeps their claims apart), so the database works on one batch while Redis takes the other.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use greenos_core::error_code::ErrorCode;
@@ -52,46 +54,70 @@ pub struct RelaySettings {
 /// The running relay.
 pub struct OutboxRelay {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    lanes: Vec<JoinHandle<()>>,
 }
 
 impl OutboxRelay {
-    /// Starts relaying in the background.
+    /// Starts relaying in the background, in as many lanes as the database takes concurrent
+    /// writers (one on SQLite, whose claims take the one write lock in turn).
     pub fn start(services: Services, redis: redis::Client, settings: RelaySettings) -> OutboxRelay {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(Arc::new(services), redis, settings, stopped));
-        OutboxRelay { stop, task }
+        let lanes = services.concurrent_writers().min(2);
+        let shared = Arc::new(Shared {
+            services,
+            redis,
+            settings,
+            outage: AtomicBool::new(false),
+        });
+        let lanes = (0..lanes)
+            .map(|lane| tokio::spawn(run(Arc::clone(&shared), lane, stopped.clone())))
+            .collect();
+        OutboxRelay { stop, lanes }
     }
 
-    /// Stops after the batch in flight is settled.
+    /// Stops after the batches in flight are settled.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        if let Err(err) = self.task.await {
-            tracing::warn!(error = %err, "the outbox relay ended abnormally");
+        for lane in self.lanes {
+            if let Err(err) = lane.await {
+                tracing::warn!(error = %err, "an outbox relay lane ended abnormally");
+            }
         }
     }
 }
 
-async fn run(
-    services: Arc<Services>,
+/// What the lanes share: the services, the Redis client, the settings, and whether Redis is
+/// known to be down (so an outage is logged once, whichever lane sees it first).
+struct Shared {
+    services: Services,
     redis: redis::Client,
     settings: RelaySettings,
-    mut stopped: watch::Receiver<bool>,
-) {
+    outage: AtomicBool,
+}
+
+async fn run(shared: Arc<Shared>, lane: usize, mut stopped: watch::Receiver<bool>) {
+    let Shared {
+        services,
+        redis,
+        settings,
+        outage,
+    } = &*shared;
     let outbox = || services.outbox();
     let mut connection: Option<MultiplexedConnection> = None;
     let mut outage_backoff: Option<Duration> = None;
     let mut cycle: u64 = 0;
     while !*stopped.borrow() {
         cycle += 1;
-        // Counting a large backlog costs a scan: refresh the gauge every few cycles.
-        if cycle % PENDING_EVERY == 1 {
+        // Counting a large backlog costs a scan: the first lane refreshes the gauges every few
+        // cycles, and prunes.
+        if lane == 0 && cycle % PENDING_EVERY == 1 {
             if let Err(err) = outbox().refresh_pending().await {
                 tracing::warn!(error = %err, "cannot count pending outbox events");
             }
             outbox().refresh_streams().await;
         }
-        if cycle % PRUNE_EVERY == 1
+        if lane == 0
+            && cycle % PRUNE_EVERY == 1
             && let Some(retention) = settings.retention
         {
             match outbox().prune(retention, 500).await {
@@ -102,15 +128,16 @@ async fn run(
         }
         let conn = match &mut connection {
             Some(conn) => conn,
-            None => match connect(&redis).await {
+            None => match connect(redis).await {
                 Ok(conn) => {
-                    if outage_backoff.take().is_some() {
+                    outage_backoff = None;
+                    if outage.swap(false, Ordering::Relaxed) {
                         tracing::info!("Redis is reachable again: publishing the outbox");
                     }
                     connection.insert(conn)
                 }
                 Err(err) => {
-                    let wait = outage(&mut outage_backoff, &settings, &err);
+                    let wait = backoff(&mut outage_backoff, settings, outage, &err);
                     pause(&mut stopped, wait).await;
                     continue;
                 }
@@ -135,7 +162,7 @@ async fn run(
             continue;
         }
         let full = claim.events.len() as u64 >= settings.batch;
-        match publish(conn, &claim.events, &settings).await {
+        match publish(conn, &claim.events, settings).await {
             Ok(outcomes) => {
                 if let Err(err) = outbox().settle(claim, &outcomes, &settings.retry).await {
                     // Published but not marked: they will be published again (at-least-once).
@@ -147,7 +174,7 @@ async fn run(
                 if let Err(release) = outbox().release(claim).await {
                     tracing::warn!(error = %release, "cannot give back an outbox claim");
                 }
-                let wait = outage(&mut outage_backoff, &settings, &err);
+                let wait = backoff(&mut outage_backoff, settings, outage, &err);
                 pause(&mut stopped, wait).await;
                 continue;
             }
@@ -156,7 +183,9 @@ async fn run(
             pause(&mut stopped, settings.poll).await;
         }
     }
-    tracing::info!("outbox relay stopped");
+    if lane == 0 {
+        tracing::info!("outbox relay stopped");
+    }
 }
 
 async fn connect(redis: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
@@ -169,17 +198,19 @@ async fn connect(redis: &redis::Client) -> redis::RedisResult<MultiplexedConnect
     }
 }
 
-/// Logs an outage once, and answers how long to wait before the next try.
-fn outage(
+/// Logs an outage once (the first lane to see it does), and answers how long this lane waits
+/// before its next try.
+fn backoff(
     backoff: &mut Option<Duration>,
     settings: &RelaySettings,
+    outage: &AtomicBool,
     err: &redis::RedisError,
 ) -> Duration {
+    if !outage.swap(true, Ordering::Relaxed) {
+        tracing::warn!(error = %err, "Redis is unreachable: events wait in the outbox, the relay backs off");
+    }
     let wait = match *backoff {
-        None => {
-            tracing::warn!(error = %err, "Redis is unreachable: events wait in the outbox, the relay backs off");
-            settings.retry.base_delay
-        }
+        None => settings.retry.base_delay,
         Some(previous) => previous.saturating_mul(2).min(settings.retry.max_delay),
     };
     *backoff = Some(wait);

@@ -3,15 +3,20 @@
 //! point without an export is exported, oldest first. Several workers may run against one
 //! PostgreSQL: the window's lock and the unique index leave exactly one export per window, and
 //! a loser moves on. A failed export is logged, counted, and tried again at the next fire or
-//! start.
+//! start. Every minute, and after each run, `greenos_mrv_export_overdue_seconds{period}` says
+//! how long the last closed window of each period has waited for its export.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use greenos_core::context::RequestContext;
 use greenos_core::mrv::{ExportWindow, Period};
 use greenos_core::proof::UtcMicros;
 use greenos_core::services::{ScheduledExport, Services};
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+
+/// When the overdue gauge is refreshed (every minute, UTC).
+const OVERDUE_CRON: &str = "0 * * * * *";
 
 /// What to schedule, from `GREENOS_EXPORT_*`.
 #[derive(Clone, Debug, Default)]
@@ -58,12 +63,15 @@ impl ExportScheduler {
         for (period, cron, var) in &schedule.periods {
             let period = *period;
             let services = Arc::clone(&services);
+            let fired = schedule.clone();
             let job = Job::new_async(cron.as_str(), move |_, _| {
                 let services = Arc::clone(&services);
+                let schedule = fired.clone();
                 Box::pin(async move {
                     if let Some(window) = ExportWindow::latest_closed(period, UtcMicros::now()) {
                         export(&services, window).await;
                     }
+                    refresh_overdue(&services, &schedule).await;
                 })
             })
             .map_err(|err| SchedulerError::Cron {
@@ -71,6 +79,15 @@ impl ExportScheduler {
                 reason: format!("{cron:?} is not a 6-field cron expression (sec min hour day month weekday): {err}"),
             })?;
             jobs.push(job);
+        }
+        if !schedule.periods.is_empty() {
+            let services = Arc::clone(&services);
+            let schedule = schedule.clone();
+            jobs.push(Job::new_async(OVERDUE_CRON, move |_, _| {
+                let services = Arc::clone(&services);
+                let schedule = schedule.clone();
+                Box::pin(async move { refresh_overdue(&services, &schedule).await })
+            })?);
         }
         // Catching up may build many exports: the API does not wait for it.
         let catch_up = tokio::spawn({
@@ -102,27 +119,71 @@ impl ExportScheduler {
     }
 }
 
+/// Where exports are due from: `GREENOS_EXPORT_CATCH_UP_FROM`, or the earliest ledger row
+/// (`Ok(None)`: the ledger is empty, nothing is due).
+async fn catch_up_point(
+    services: &Services,
+    schedule: &ExportSchedule,
+) -> Result<Option<UtcMicros>, greenos_core::ledger::ImpactError> {
+    match schedule.catch_up_from {
+        Some(from) => Ok(Some(from)),
+        None => services.ledger().earliest_event_timestamp().await,
+    }
+}
+
 /// Exports every closed window since the catch-up point that has none, oldest first.
 async fn catch_up(services: &Services, schedule: &ExportSchedule) {
-    let from = match schedule.catch_up_from {
-        Some(from) => Some(from),
-        None => match services.ledger().earliest_event_timestamp().await {
-            Ok(earliest) => earliest,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot read the ledger to catch up on exports");
-                return;
-            }
-        },
-    };
-    let Some(from) = from else {
-        tracing::info!("the ledger is empty: no export to catch up on");
-        return;
+    let from = match catch_up_point(services, schedule).await {
+        Ok(Some(from)) => from,
+        Ok(None) => {
+            tracing::info!("the ledger is empty: no export to catch up on");
+            return;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the ledger to catch up on exports");
+            return;
+        }
     };
     let now = UtcMicros::now();
     for (period, _, _) in &schedule.periods {
         for window in ExportWindow::closed_since(*period, from, now) {
             export(services, window).await;
         }
+    }
+    refresh_overdue(services, schedule).await;
+}
+
+/// Sets `greenos_mrv_export_overdue_seconds{period}` for each scheduled period: 0 when its last
+/// closed window has its export or is not due (it ended before the catch-up point), else the
+/// seconds since that window closed.
+async fn refresh_overdue(services: &Services, schedule: &ExportSchedule) {
+    let from = match catch_up_point(services, schedule).await {
+        Ok(from) => from,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the ledger to check for overdue exports");
+            return;
+        }
+    };
+    let now = UtcMicros::now();
+    for (period, _, _) in &schedule.periods {
+        let overdue = match (ExportWindow::latest_closed(*period, now), from) {
+            (Some(window), Some(from)) if window.period_end > from => {
+                match services.mrv().window_exported(&window).await {
+                    Ok(true) => Duration::ZERO,
+                    Ok(false) => (now.as_datetime() - window.period_end.as_datetime())
+                        .to_std()
+                        .unwrap_or_default(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot check for overdue exports");
+                        return;
+                    }
+                }
+            }
+            _ => Duration::ZERO,
+        };
+        services
+            .metrics()
+            .set_export_overdue(period.as_str(), overdue);
     }
 }
 

@@ -29,7 +29,7 @@ pub use read::walk::for_each_impact;
 pub use read::{
     DEFAULT_PAGE_SIZE, ExportCursor, ExportPage, ExportsPage, MAX_PAGE_SIZE, PayloadReader,
 };
-pub(crate) use read::{chunk, count, get, list, page, payload_reader};
+pub(crate) use read::{chunk, count, find_by_window, get, list, page, payload_reader};
 pub use record::ExportRecord;
 pub use verify::consistency::{PAYLOAD_MEMBERS, ProofReport};
 pub use verify::reading::{ArtifactReading, read_artifact_bytes, read_artifact_file};

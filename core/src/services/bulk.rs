@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use sea_orm::DbBackend;
 
 use crate::context::RequestContext;
 use crate::error_code::DomainError;
@@ -13,10 +12,6 @@ use crate::ledger::{
     self, AppendOutcome, ComputeContext, ConflictPolicy, IngestError, Refusal, ValidatedTrip,
 };
 use crate::services::Services;
-
-/// Batches written concurrently on PostgreSQL. SQLite has a single writer: a second
-/// transaction would only sleep in the busy handler, so it gets one.
-const CONCURRENT_WRITES: usize = 3;
 
 /// Batches computed and signed ahead of the writes.
 const COMPUTED_AHEAD: usize = 2;
@@ -71,10 +66,7 @@ impl BulkIngest {
         T: Send + 'static,
         S: Stream<Item = (T, Vec<ValidatedTrip>)> + Send + 'static,
     {
-        let writers = match self.services.database().get_database_backend() {
-            DbBackend::Postgres => CONCURRENT_WRITES,
-            _ => 1,
-        };
+        let writers = self.services.concurrent_writers();
         let run = Arc::new(self);
         let computing = Arc::clone(&run);
         batches

@@ -146,6 +146,15 @@ impl Services {
         }
     }
 
+    /// How many write transactions are worth having in flight: 3 on PostgreSQL; 1 on SQLite,
+    /// which has a single writer (a second transaction would only sleep in the busy handler).
+    pub fn concurrent_writers(&self) -> usize {
+        match self.0.db.get_database_backend() {
+            DbBackend::Postgres => 3,
+            _ => 1,
+        }
+    }
+
     fn settings(&self) -> &ServiceSettings {
         &self.0.settings
     }

@@ -127,6 +127,13 @@ impl<'a> MrvService<'a> {
         }
     }
 
+    /// Whether `window` has its export.
+    pub async fn window_exported(&self, window: &ExportWindow) -> Result<bool, MrvError> {
+        Ok(mrv::find_by_window(self.services.database(), window)
+            .await?
+            .is_some())
+    }
+
     /// The metadata of one export.
     pub async fn export(&self, export_id: &str) -> Result<ExportRecord, MrvError> {
         mrv::get(self.services.database(), export_id).await
