@@ -1,6 +1,8 @@
 //! The outbox relay against the real Redis: every event published with the SPEC fields, a
-//! poison event dead-lettered after its retries and replayed, Redis cut and restored with no
-//! event lost and no attempt burned, and two relays on one PostgreSQL publishing each row once.
+//! poison event dead-lettered after its retries and replayed, a private Redis stopped and
+//! started again with no event lost and no attempt burned, two relays on one PostgreSQL
+//! publishing each row once, published events pruned after their retention, and a worker
+//! process killed (nothing lost) or terminated (its batch finished, nothing half-done).
 
 use std::time::Duration;
 
@@ -11,8 +13,7 @@ use redis::AsyncCommands;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::proxy::TcpProxy;
-use crate::helpers::redis::{self as test_redis, eventually};
+use crate::helpers::redis::{self as test_redis, PrivateRedis, eventually};
 use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 
@@ -20,6 +21,7 @@ on_both_backends!(
     every_event_is_published_with_its_fields,
     a_poison_event_is_dead_lettered_then_replayed,
     a_redis_outage_loses_nothing_and_burns_no_attempt,
+    published_events_past_their_retention_are_pruned,
 );
 
 fn settings(app: &TestApp) -> RelaySettings {
@@ -163,31 +165,93 @@ async fn a_poison_event_is_dead_lettered_then_replayed(backend: Backend) {
 }
 
 async fn a_redis_outage_loses_nothing_and_burns_no_attempt(backend: Backend) {
+    let Some(mut redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let configure = |vars: &mut greenos::config::Vars| {
+        vars.set("GREENOS_REDIS_URL", url);
+    };
+    let Some(app) = TestApp::spawn_with(backend, configure).await else {
+        return;
+    };
+    let client = redis::Client::open(redis.url()).expect("client");
+    ingest(&app, 20, "before").await;
+    let settings = settings(&app);
+    let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
+    let relay = OutboxRelay::start(app.services.clone(), client.clone(), settings);
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 20 }).await);
+    redis.stop();
+    ingest(&app, 20, "during").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count_status(&app, "PENDING").await, 20);
+    let attempts = app.count_rows("esg_outbox_events WHERE attempts > 0").await;
+    assert_eq!(attempts, 0, "an outage burns no event's attempts");
+    let (_, health) = app.get_json("/health").await;
+    assert_eq!(health["redis"]["status"], "down", "{health}");
+    redis.resume().await.expect("redis-server starts again");
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 40 }).await);
+    relay.shutdown().await;
+    // The restarted server kept nothing: it holds exactly the events of the outage.
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let entries: redis::streams::StreamRangeReply = conn.xrange_all(&stream).await.expect("xrange");
+    let mut trips: Vec<String> = entries
+        .ids
+        .iter()
+        .filter_map(|entry| entry.get::<String>("payload"))
+        .filter_map(|p| serde_json::from_str::<Value>(&p).ok())
+        .filter_map(|p| p["data"]["trip_id"].as_str().map(str::to_owned))
+        .collect();
+    trips.sort();
+    let expected: Vec<String> = (0..20).map(|i| format!("during-{i:04}")).collect();
+    assert_eq!(trips, expected);
+}
+
+/// Published events older than `GREENOS_OUTBOX_RETENTION_DAYS` are deleted; pending, failed
+/// and recent published ones stay.
+async fn published_events_past_their_retention_are_pruned(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let Some(mut conn) = test_redis::connection().await else {
         return;
     };
-    let proxy = TcpProxy::start("127.0.0.1:6379").await;
-    proxy.cut();
-    ingest(&app, 20, "outage").await;
-    let settings = settings(&app);
+    ingest(&app, 30, "old").await;
+    let mut settings = settings(&app);
+    settings.retention = None;
     let stream = format!("{}esg_calculated.v1", settings.stream_prefix);
-    let relay = OutboxRelay::start(
-        app.services.clone(),
-        redis::Client::open(format!("redis://127.0.0.1:{}", proxy.port)).expect("client"),
-        settings,
-    );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(count_status(&app, "PENDING").await, 20);
-    let attempts = app.count_rows("esg_outbox_events WHERE attempts > 0").await;
-    assert_eq!(attempts, 0, "an outage burns no event's attempts");
-    proxy.restore();
-    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 20 }).await);
+    let relay = OutboxRelay::start(app.services.clone(), test_redis::client(), settings.clone());
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 30 }).await);
     relay.shutdown().await;
-    let length: usize = conn.xlen(&stream).await.expect("xlen");
-    assert_eq!(length, 20);
+    let long_ago = match backend {
+        Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-10 days')",
+        Backend::Postgres => "now() - interval '10 days'",
+    };
+    app.tamper(&format!(
+        "UPDATE esg_outbox_events SET published_at = {long_ago} WHERE aggregate_id < 'old-0020'"
+    ))
+    .await;
+    ingest(&app, 5, "recent").await;
+    settings.retention = Some(Duration::from_secs(86_400));
+    let relay = OutboxRelay::start(app.services.clone(), test_redis::client(), settings);
+    assert!(
+        eventually(|| async { app.count_rows("esg_outbox_events").await == 15 }).await,
+        "the 20 old published events are pruned"
+    );
+    assert!(eventually(|| async { count_status(&app, "PUBLISHED").await == 15 }).await);
+    relay.shutdown().await;
+    let old = app
+        .count_rows("esg_outbox_events WHERE aggregate_id < 'old-0020'")
+        .await;
+    assert_eq!(old, 0);
+    assert_eq!(
+        app.count_rows("esg_impact_ledger").await,
+        35,
+        "the ledger keeps everything"
+    );
     let _: () = conn.del(&stream).await.expect("clean up");
 }
 
@@ -282,5 +346,90 @@ async fn a_killed_worker_loses_no_event() {
         .collect();
     assert_eq!(ids.len(), 5000, "every event at least once, none missing");
     assert!(entries.ids.len() >= 5000);
+    let _: () = conn.del(&stream).await.expect("clean up");
+}
+
+/// A worker sent SIGTERM in the middle of a large backlog settles the batch it holds and exits
+/// cleanly: every event marked published is in the stream, and every event in the stream is
+/// marked published (nothing half-done).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_worker_finishes_its_batch() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let Some(mut conn) = test_redis::connection().await else {
+        return;
+    };
+    for batch in 0..10 {
+        ingest(&app, 500, &format!("term-{batch}")).await;
+    }
+    let prefix = app
+        .vars
+        .get("GREENOS_REDIS_STREAM_PREFIX")
+        .expect("a prefix")
+        .to_owned();
+    let stream = format!("{prefix}esg_calculated.v1");
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
+        .args(["serve", "--role", "worker"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("GREENOS_DATABASE_URL", app.database_url())
+        .env("GREENOS_DATA_DIR", app.data_dir())
+        .env("GREENOS_REDIS_STREAM_PREFIX", &prefix)
+        .env("GREENOS_EXPORT_SCHEDULE", "off")
+        .env("GREENOS_OUTBOX_BATCH", "10")
+        .env("GREENOS_OUTBOX_POLL_MS", "10")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the worker starts");
+    let started = || async {
+        let mut conn = test_redis::connection().await.expect("redis");
+        conn.xlen::<_, usize>(&stream).await.unwrap_or_default() >= 100
+    };
+    assert!(eventually(started).await, "the worker publishes");
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let mut exit = None;
+    for _ in 0..200 {
+        if let Some(status) = worker.try_wait().expect("wait") {
+            exit = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(exit) = exit else {
+        let _ = worker.kill();
+        panic!("the worker did not stop within 10 s of SIGTERM");
+    };
+    assert!(exit.success(), "SIGTERM is a clean stop: {exit}");
+    let published = count_status(&app, "PUBLISHED").await;
+    assert!(
+        published < 5000,
+        "stopped mid-backlog ({published} published)"
+    );
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT event_id FROM esg_outbox_events WHERE status = 'PUBLISHED'".to_owned(),
+        ))
+        .await
+        .expect("published rows");
+    let marked: std::collections::BTreeSet<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "event_id").expect("event_id"))
+        .collect();
+    let entries: redis::streams::StreamRangeReply = conn.xrange_all(&stream).await.expect("xrange");
+    let sent: std::collections::BTreeSet<String> = entries
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("event_id"))
+        .collect();
+    assert_eq!(entries.ids.len(), sent.len(), "no event was sent twice");
+    assert_eq!(sent, marked, "what was sent is what was marked published");
     let _: () = conn.del(&stream).await.expect("clean up");
 }
