@@ -179,8 +179,35 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let bind = config.http.bind;
+    let metrics_bind = config.http.metrics_bind;
     let environment = config.environment;
     let state = AppState::build(config).await?;
+    // One shutdown, seen by the main listener and the metrics listener alike.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let metrics_server = match metrics_bind {
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (GREENOS_METRICS_BIND)"))?;
+            tracing::info!(%address, "metrics listening (GET /metrics, no token)");
+            Some(tokio::spawn(server::serve_metrics(
+                listener,
+                state.clone(),
+                until_stopped(),
+            )))
+        }
+        None => None,
+    };
     if environment == Environment::Dev {
         tracing::warn!("GREENOS_ENV=dev: development mode, not for production data");
     }
@@ -208,17 +235,22 @@ pub async fn serve(
         tracing::info!(
             "worker role: scheduled exports, the outbox relay and the trip consumer run; no HTTP listener"
         );
-        shutdown.await;
+        until_stopped().await;
         Ok(())
     } else {
         let listener = TcpListener::bind(bind)
             .await
             .with_context(|| format!("cannot listen on {bind} (GREENOS_BIND)"))?;
         tracing::info!(address = %bind, backend = backend_name(state.services.database().get_database_backend()), "GreenOS listening");
-        server::serve_app(listener, state, shutdown)
+        server::serve_app(listener, state, until_stopped())
             .await
             .context("HTTP server failed")
     };
+    if let Some(metrics_server) = metrics_server
+        && let Ok(Err(err)) = metrics_server.await
+    {
+        tracing::warn!(error = %err, "the metrics listener failed");
+    }
     if let Some(consumer) = consumer {
         consumer.shutdown().await;
     }

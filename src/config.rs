@@ -92,6 +92,10 @@ pub struct ConfigError {
 pub struct HttpConfig {
     /// `GREENOS_BIND`.
     pub bind: SocketAddr,
+    /// `GREENOS_METRICS_BIND`: a second listener that serves only `/metrics`, without a token,
+    /// for a private network (unset: none; `/metrics` stays on `GREENOS_BIND` with scope
+    /// `read`).
+    pub metrics_bind: Option<SocketAddr>,
     /// `GREENOS_MAX_BODY_BYTES`: request bodies above this get 413.
     pub max_body_bytes: usize,
     /// `GREENOS_VERIFY_MAX_BODY_BYTES`: the largest artifact `POST /api/v2/esg/mrv/verify`
@@ -231,6 +235,13 @@ impl Config {
             environment: vars.parse_with("GREENOS_ENV")?,
             http: HttpConfig {
                 bind: vars.parse("GREENOS_BIND", "a socket address such as 127.0.0.1:8080")?,
+                metrics_bind: match vars.optional("GREENOS_METRICS_BIND") {
+                    Some(_) => Some(vars.parse(
+                        "GREENOS_METRICS_BIND",
+                        "a socket address such as 10.0.0.5:9464",
+                    )?),
+                    None => None,
+                },
                 header_timeout: seconds(vars, "GREENOS_HTTP_HEADER_TIMEOUT_S")?,
                 body_timeout: seconds(vars, "GREENOS_HTTP_BODY_TIMEOUT_S")?,
                 max_body_bytes,

@@ -102,12 +102,14 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(normalise_request_id))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-                        let request_id = request
+                        // The id the ledger rows, outbox events and exports record: every log
+                        // line of the request carries it.
+                        let correlation_id = request
                             .headers()
                             .get(REQUEST_ID_HEADER)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or_default();
-                        tracing::info_span!("http", method = %request.method(), uri = %request.uri(), request_id)
+                        tracing::info_span!("http", method = %request.method(), uri = %request.uri(), correlation_id)
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
@@ -116,6 +118,15 @@ pub fn router(state: AppState) -> Router {
                 })),
         )
         .with_state(state)
+}
+
+/// The router of `GREENOS_METRICS_BIND`: `GET /metrics` alone, without a token (the listener
+/// is for a private network), with the envelope for anything else.
+pub fn metrics_router(state: &AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(routes::metrics::metrics))
+        .fallback(route_not_found)
+        .with_state(state.services.clone())
 }
 
 /// What a caught panic is logged as.

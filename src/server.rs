@@ -61,6 +61,27 @@ pub async fn serve_app(
     serve(listener, router(state), limits, metrics, shutdown).await
 }
 
+/// Serves only `GET /metrics`, without a token, on `listener` (`GREENOS_METRICS_BIND`, a
+/// private network) until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let limits = ServerLimits {
+        header_timeout: state.config.http.header_timeout,
+    };
+    let metrics = state.services.metrics().clone();
+    serve(
+        listener,
+        crate::router::metrics_router(&state),
+        limits,
+        metrics,
+        shutdown,
+    )
+    .await
+}
+
 /// A server running in the background (tests and benchmarks): dropping it, or calling
 /// [`Background::stop`], shuts it down.
 pub struct Background {

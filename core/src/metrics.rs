@@ -404,6 +404,17 @@ impl Metrics {
         for period in crate::mrv::Period::ALL {
             metrics.exports_total.with_label_values(&[period.as_str()]);
         }
+        // What a scheduled export fails with: an incomplete or missing methodology, the
+        // database unavailable, anything else.
+        for code in [
+            crate::error_code::ErrorCode::MethodologyInvalid,
+            crate::error_code::ErrorCode::Unavailable,
+            crate::error_code::ErrorCode::Internal,
+        ] {
+            metrics
+                .export_failures_total
+                .with_label_values(&[code.as_str()]);
+        }
         Ok(metrics)
     }
 

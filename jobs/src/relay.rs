@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use greenos_core::context::CorrelationId;
 use greenos_core::error_code::ErrorCode;
 use greenos_core::outbox::{OutboxEvent, RetryPolicy, Settled};
 use greenos_core::services::Services;
@@ -19,6 +20,7 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::StreamMaxlen;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// The dead-letter stream, after the prefix.
 pub const DLQ_STREAM: &str = "esg_greenos.dlq.v1";
@@ -162,11 +164,25 @@ async fn run(shared: Arc<Shared>, lane: usize, mut stopped: watch::Receiver<bool
             continue;
         }
         let full = claim.events.len() as u64 >= settings.batch;
-        match publish(conn, &claim.events, settings).await {
+        // Each cycle that publishes is a run of its own, with its own id in its log lines.
+        let run =
+            tracing::info_span!("relay_cycle", correlation_id = %CorrelationId::tagged("relay"));
+        match publish(conn, &claim.events, settings)
+            .instrument(run.clone())
+            .await
+        {
             Ok(outcomes) => {
-                if let Err(err) = outbox().settle(claim, &outcomes, &settings.retry).await {
+                let events = claim.events.len();
+                match outbox()
+                    .settle(claim, &outcomes, &settings.retry)
+                    .instrument(run.clone())
+                    .await
+                {
+                    Ok(()) => run.in_scope(|| tracing::debug!(events, "outbox batch relayed")),
                     // Published but not marked: they will be published again (at-least-once).
-                    tracing::error!(error = %err, "cannot record the published outbox events");
+                    Err(err) => run.in_scope(|| {
+                        tracing::error!(error = %err, "cannot record the published outbox events")
+                    }),
                 }
             }
             Err(err) => {

@@ -11,6 +11,7 @@ use super::{ConfigError, methodology};
 pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_ENV", Some("dev")),
     ("GREENOS_BIND", Some("127.0.0.1:8080")),
+    ("GREENOS_METRICS_BIND", None),
     ("GREENOS_MAX_BODY_BYTES", Some("8388608")),
     ("GREENOS_VERIFY_MAX_BODY_BYTES", Some("67108864")),
     ("GREENOS_HTTP_HEADER_TIMEOUT_S", Some("10")),

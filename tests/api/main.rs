@@ -14,6 +14,7 @@ mod ingest_file;
 mod jobs;
 mod methodology;
 mod mrv;
+mod observability;
 mod production;
 mod schema;
 mod security;
