@@ -509,6 +509,37 @@ async fn a_request_id_reaches_the_row_the_event_the_stream_and_the_logs() {
     let logged = logged.expect("a JSON log line of the request carries its id");
     assert_eq!(logged["level"], "INFO", "{logged}");
 
+    // A client's mistake is logged, below `error`.
+    let refused = client
+        .post(format!("{base}/api/v2/esg/trips"))
+        .header("x-request-id", "dashboard-bad-0043")
+        .json(&json!({"trip_id": "corr-2"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut levels = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(200)) else {
+            if !levels.is_empty() {
+                break;
+            }
+            continue;
+        };
+        let entry: Value = serde_json::from_str(&line).expect("a JSON log line");
+        if entry["span"]["correlation_id"] == "dashboard-bad-0043" {
+            levels.push(entry["level"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert!(!levels.is_empty(), "the refusal is logged");
+    assert!(
+        levels
+            .iter()
+            .all(|level| level == "INFO" || level == "WARN"),
+        "a 4xx is never an error: {levels:?}"
+    );
+
     let metrics = client
         .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
         .send()
