@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 use crate::bench::{self, BenchArgs};
 use crate::config::{Config, Environment, Vars};
-use crate::export::{self, ExportArgs};
+use crate::export::{self, EvidenceArgs, ExportArgs};
 use crate::ingest::{self, IngestArgs};
 use crate::verify::{self, VerifyArgs};
 use crate::{db, keygen, server, telemetry};
@@ -45,6 +45,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Build, sign and store the MRV export of one calendar window.
     Export(ExportArgs),
+    /// Write the auditor's evidence package of one export (a ZIP archive) to a file.
+    Evidence(EvidenceArgs),
     /// Verify an MRV export artifact offline, with the public key alone (no database).
     Verify(VerifyArgs),
     /// Operate the transactional outbox.
@@ -118,6 +120,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => {
             let state = AppState::build(load_config()?).await?;
             export::run(&state, &args).await
+        }
+        Command::Evidence(args) => {
+            let state = AppState::build(load_config()?).await?;
+            export::evidence(&state, &args).await
         }
         Command::Verify(args) => verify::run(&args).await,
         Command::Outbox {

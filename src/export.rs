@@ -1,12 +1,18 @@
 //! `greenos export --period 3M --period-end 2026-04-01`: the same engine as
-//! `POST /api/v2/esg/mrv/export`, from the command line (for operators and the benchmark).
+//! `POST /api/v2/esg/mrv/export`, from the command line (for operators and the benchmark); and
+//! `greenos evidence EXPORT_ID -o FILE.zip`, the evidence package of
+//! `GET /api/v2/esg/mrv/export/{export_id}/evidence`, written to a file.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::Args;
+use futures::StreamExt;
 use greenos_core::context::RequestContext;
 use greenos_core::error_code::DomainError;
 use greenos_core::mrv::{ExportRecord, MrvError};
+use tokio::io::AsyncWriteExt;
 
 use crate::app::AppState;
 
@@ -104,4 +110,51 @@ pub fn peak_memory_mib() -> Option<f64> {
 /// The error with its public code in front, as the API would answer it.
 fn coded(err: MrvError) -> anyhow::Error {
     anyhow::anyhow!("{}: {err}", err.code().as_str())
+}
+
+/// `greenos evidence EXPORT_ID -o FILE.zip`.
+#[derive(Clone, Debug, Args)]
+pub struct EvidenceArgs {
+    /// The export.
+    pub export_id: String,
+    /// Where to write the archive (replaced if it exists, only once it is complete).
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+/// Writes the evidence package of one export to a file, through a temporary file beside it so
+/// that a failure leaves no partial archive under the requested name.
+pub async fn evidence(state: &AppState, args: &EvidenceArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut archive = state
+        .services
+        .mrv()
+        .evidence(&RequestContext::system("evidence"), &args.export_id)
+        .await
+        .map_err(coded)?;
+    let directory = match args.output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let partial = tempfile::NamedTempFile::new_in(&directory)
+        .with_context(|| format!("cannot write in {}", directory.display()))?;
+    let mut file = tokio::fs::File::from_std(partial.reopen()?);
+    let mut written: u64 = 0;
+    while let Some(piece) = archive.next().await {
+        let piece = piece.context("the archive could not be written")?;
+        file.write_all(&piece).await?;
+        written += piece.len() as u64;
+    }
+    file.flush().await?;
+    file.sync_all().await?;
+    partial
+        .persist(&args.output)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!(
+        "{}  {} bytes in {:.1} s (unzip it and run python3 verify.py)",
+        args.output.display(),
+        written,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

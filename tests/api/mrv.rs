@@ -5,6 +5,7 @@ mod fixtures;
 
 mod auditor;
 mod commands;
+mod evidence;
 mod export_content;
 mod export_reads;
 mod export_refusals;

@@ -7,7 +7,9 @@
 //! signed → one short write transaction (export row, chunks, audit row, outbox event).
 
 mod build;
+mod channel;
 mod error;
+mod evidence;
 mod period;
 mod read;
 mod record;
@@ -19,7 +21,10 @@ pub use build::payload::{
     SCHEMA_VERSION, Totals,
 };
 pub use build::store::{CHUNK_BYTES, EXPORT_GENERATED};
+pub(crate) use channel::ChannelReader;
 pub use error::MrvError;
+pub(crate) use evidence::write_evidence;
+pub use evidence::{EvidenceFiles, MANIFEST, MANIFEST_SIGNATURE, VERIFY_PY};
 pub use period::{ExportWindow, Period};
 pub use read::artifact::ArtifactHeader;
 pub(crate) use read::csv::write_csv;

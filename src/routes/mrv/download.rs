@@ -1,5 +1,5 @@
-//! Downloading an export: the artifact JSON and the CSV of its impacts, both streamed by core
-//! from the stored chunks.
+//! Downloading an export: the artifact JSON, the CSV of its impacts and the evidence package,
+//! all streamed by core from the stored chunks.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use greenos_core::services::Services;
 
+use crate::context::Caller;
 use crate::error::ApiError;
 
 /// `GET /api/v2/esg/mrv/export/{export_id}`: the artifact, its payload streamed from the chunks.
@@ -46,6 +47,31 @@ pub async fn impacts_csv(
             (header::CONTENT_DISPOSITION, disposition),
         ],
         Body::from_stream(csv),
+    )
+        .into_response())
+}
+
+/// `GET /api/v2/esg/mrv/export/{export_id}/evidence`: the auditor's evidence package, a ZIP
+/// archive streamed as core writes it (the same export gives the same bytes).
+pub async fn evidence(
+    State(services): State<Services>,
+    Caller(ctx): Caller,
+    Path(export_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let archive = services.mrv().evidence(&ctx, &export_id).await?;
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{export_id}-evidence.zip\""
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(archive),
     )
         .into_response())
 }

@@ -35,6 +35,10 @@ pub fn read_routes(verify_max_body_bytes: usize) -> Router<AppState> {
             get(verify::stored),
         )
         .route(
+            "/api/v2/esg/mrv/export/{export_id}/evidence",
+            get(download::evidence),
+        )
+        .route(
             "/api/v2/esg/mrv/verify",
             post(verify::artifact).layer(DefaultBodyLimit::max(verify_max_body_bytes)),
         )

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use crate::mrv::channel::ChannelWriter;
 use crate::mrv::read::PayloadReader;
 use crate::mrv::read::walk::for_each_impact;
 use crate::proof::{EVENT_HASH_FIELDS, SIGNATURE_FIELDS};
@@ -30,10 +31,7 @@ pub(crate) fn write_csv(
     reader: PayloadReader,
     tx: &mpsc::Sender<io::Result<Vec<u8>>>,
 ) -> io::Result<()> {
-    let mut csv = csv::Writer::from_writer(ChannelWriter {
-        tx: tx.clone(),
-        buffer: Vec::with_capacity(CSV_PIECE_BYTES),
-    });
+    let mut csv = csv::Writer::from_writer(ChannelWriter::new(tx, CSV_PIECE_BYTES));
     csv.write_record(columns()).map_err(io::Error::other)?;
     for_each_impact(reader, |impact| write_row(&mut csv, &impact)).map_err(io::Error::other)?;
     csv.flush()?;
@@ -44,41 +42,34 @@ pub(crate) fn write_csv(
 
 fn write_row<W: Write>(csv: &mut csv::Writer<W>, impact: &Map<String, Value>) -> io::Result<()> {
     let cells = columns().map(|column| match impact.get(column) {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => neutralised(s),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     });
     csv.write_record(cells).map_err(io::Error::other)
 }
 
-/// Hands the CSV to the consumer in pieces; a closed consumer stops the writer.
-struct ChannelWriter {
-    tx: mpsc::Sender<io::Result<Vec<u8>>>,
-    buffer: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let piece = std::mem::replace(&mut self.buffer, Vec::with_capacity(CSV_PIECE_BYTES));
-        self.tx
-            .blocking_send(Ok(piece))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+/// A cell a spreadsheet would read as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return) gets a leading `'`, OWASP's rule against CSV injection; every other cell,
+/// and the value in the JSON artifact, is unchanged.
+fn neutralised(cell: &str) -> String {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
     }
 }
 
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(buf);
-        if self.buffer.len() >= CSV_PIECE_BYTES {
-            self.send()?;
-        }
-        Ok(buf.len())
-    }
+#[cfg(test)]
+mod tests {
+    use super::neutralised;
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    #[test]
+    fn formula_cells_are_neutralised_and_others_kept() {
+        for formula in ["=1+1", "+33", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralised(formula), format!("'{formula}"));
+        }
+        for plain in ["", "CI", "trip-1", "12.500000", "a=b", "'quoted"] {
+            assert_eq!(neutralised(plain), plain);
+        }
     }
 }

@@ -6,7 +6,7 @@ pub(crate) mod csv;
 pub(crate) mod page;
 pub(crate) mod walk;
 
-use std::io::{self, Read};
+use std::io;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
@@ -19,6 +19,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+use crate::mrv::channel::ChannelReader;
 
 use crate::mrv::error::MrvError;
 use crate::mrv::period::{ExportWindow, Period};
@@ -295,11 +297,7 @@ pub fn payload_reader(db: DatabaseConnection, record: &ExportRecord) -> PayloadR
             let _ = tx.send(Err(err)).await;
         }
     });
-    PayloadReader {
-        chunks: rx,
-        current: Vec::new(),
-        position: 0,
-    }
+    ChannelReader::new(rx)
 }
 
 async fn feed_chunks(
@@ -335,27 +333,4 @@ async fn feed_chunks(
 }
 
 /// Reads an export's payload from its chunks; use it on a blocking thread only.
-#[derive(Debug)]
-pub struct PayloadReader {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    position: usize,
-}
-
-impl Read for PayloadReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.position == self.current.len() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => {
-                    self.current = chunk?;
-                    self.position = 0;
-                }
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.position);
-        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
-        self.position += n;
-        Ok(n)
-    }
-}
+pub type PayloadReader = ChannelReader;

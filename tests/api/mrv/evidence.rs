@@ -1,0 +1,217 @@
+//! The evidence package (SPEC §12): the archive of a real export holds every file, its manifest
+//! and the manifest's signature agree, the artifact inside is the served one, two downloads are
+//! byte-identical, `greenos evidence` writes the same bytes, and the `verify.py` it carries
+//! passes on it, with `cryptography` and with the standard library alone. The CSV neutralises
+//! cells a spreadsheet would run as formulas.
+
+use std::io::Read;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::fixtures::{exported, ingest, trip};
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    the_archive_holds_every_file_signed_and_is_deterministic,
+    verify_py_passes_on_a_real_archive,
+    csv_cells_that_would_run_as_formulas_are_neutralised,
+);
+
+const ENTRIES: [&str; 9] = [
+    "artifact.json",
+    "verification.json",
+    "public_key.json",
+    "public_keys.json",
+    "methodology.json",
+    "README.md",
+    "verify.py",
+    "SHA256SUMS",
+    "SHA256SUMS.sig",
+];
+
+async fn download(app: &TestApp, export_id: &str) -> Vec<u8> {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v2/esg/mrv/export/{export_id}/evidence")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/zip")
+    );
+    response.bytes().await.expect("the archive").to_vec()
+}
+
+/// Every entry of the archive, in archive order.
+fn entries(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).expect("a ZIP archive");
+    (0..zip.len())
+        .map(|i| {
+            let mut file = zip.by_index(i).expect("an entry");
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).expect("readable");
+            (file.name().expect("a UTF-8 name").into_owned(), bytes)
+        })
+        .collect()
+}
+
+fn unpack(archive: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    for (name, bytes) in entries(archive) {
+        std::fs::write(dir.path().join(name), bytes).expect("written");
+    }
+    dir
+}
+
+async fn the_archive_holds_every_file_signed_and_is_deterministic(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _) = exported(&app).await;
+    let archive = download(&app, &id).await;
+    assert_eq!(
+        download(&app, &id).await,
+        archive,
+        "two downloads, the same bytes"
+    );
+    let files = entries(&archive);
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ENTRIES);
+    let file = |name: &str| -> &[u8] {
+        &files
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .1
+    };
+
+    let (status, served) = app.get_text(&format!("/api/v2/esg/mrv/export/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        file("artifact.json"),
+        served.as_bytes(),
+        "the artifact as served"
+    );
+
+    let manifest = std::str::from_utf8(file("SHA256SUMS")).expect("text");
+    let listed: Vec<(&str, &str)> = manifest
+        .lines()
+        .map(|line| line.split_once("  ").expect("<sum>  <name>"))
+        .collect();
+    let mut expected: Vec<&str> = ENTRIES[..7].to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        listed.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
+        expected
+    );
+    for (sum, name) in &listed {
+        assert_eq!(*sum, hex::encode(Sha256::digest(file(name))), "{name}");
+    }
+
+    let signed: Value = serde_json::from_slice(file("SHA256SUMS.sig")).expect("JSON");
+    let message = hex::encode(Sha256::digest(manifest.as_bytes()));
+    assert_eq!(signed["message"], message.as_str());
+    assert_eq!(signed["algorithm"], "ED25519");
+    let keys: Value = serde_json::from_slice(file("public_keys.json")).expect("JSON");
+    let key = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["key_version"] == signed["key_version"])
+        .expect("the signing key is in the history");
+    let raw: [u8; 32] = BASE64
+        .decode(key["public_key"].as_str().expect("base64"))
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let signature: [u8; 64] = BASE64
+        .decode(signed["signature"].as_str().expect("base64"))
+        .expect("base64")
+        .try_into()
+        .expect("64 bytes");
+    VerifyingKey::from_bytes(&raw)
+        .expect("a key")
+        .verify(message.as_bytes(), &Signature::from_bytes(&signature))
+        .expect("the manifest's signature verifies");
+
+    let verification: Value = serde_json::from_slice(file("verification.json")).expect("JSON");
+    assert_eq!(verification["verified"], true, "{verification}");
+    assert_eq!(verification["export_id"], id.as_str());
+    let readme = std::str::from_utf8(file("README.md")).expect("text");
+    assert!(readme.contains(&id) && readme.contains("python3 verify.py"));
+
+    let (status, body) = app
+        .get_json("/api/v2/esg/mrv/export/00000000-0000-0000-0000-000000000000/evidence")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "GREENOS_MRV_EXPORT_NOT_FOUND");
+}
+
+fn run_verify_py(dir: &std::path::Path, pure: bool) -> std::process::Output {
+    let mut command = std::process::Command::new("python3");
+    command.arg("verify.py").current_dir(dir);
+    if pure {
+        command.env("GREENOS_VERIFY_PURE_PYTHON", "1");
+    }
+    command.output().expect("python3 runs")
+}
+
+async fn verify_py_passes_on_a_real_archive(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (id, _) = exported(&app).await;
+    let dir = unpack(&download(&app, &id).await);
+    for pure in [false, true] {
+        let output = run_verify_py(dir.path(), pure);
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "verify.py (pure Python: {pure}) failed:\n{printed}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(printed.contains("impacts"), "{printed}");
+    }
+    // One byte of the payload changed: the manifest and the payload hash fail, by name.
+    let path = dir.path().join("artifact.json");
+    let artifact = std::fs::read_to_string(&path).expect("artifact");
+    std::fs::write(
+        &path,
+        artifact.replacen("\"12.500000\"", "\"12.600000\"", 1),
+    )
+    .expect("written");
+    let output = run_verify_py(dir.path(), false);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("FAIL manifest"), "{printed}");
+    assert!(printed.contains("FAIL payload_hash"), "{printed}");
+}
+
+async fn csv_cells_that_would_run_as_formulas_are_neutralised(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    ingest(&app, &[trip("-formula", "CI", "2026-01-05T10:00:00Z", 1.5)]).await;
+    let (status, export) = app.create_export("3M", "2026-04-01T00:00:00Z").await;
+    assert_eq!(status, StatusCode::CREATED, "{export}");
+    let id = export["export_id"].as_str().expect("id");
+    let (status, csv) = app
+        .get_text(&format!("/api/v2/esg/mrv/export/{id}/impacts.csv"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let row = csv.lines().nth(1).expect("one row");
+    assert!(row.starts_with("'-formula,"), "{row}");
+    let artifact = app.export_artifact(id).await;
+    assert_eq!(artifact["payload"]["impacts"][0]["trip_id"], "-formula");
+}
