@@ -289,21 +289,44 @@ def _point_decode(data):
     return (x, y, 1, x * y % _P)
 
 
-def _multiples(point):
-    """[0..15] * point, for 4-bit windows."""
-    table = [_IDENTITY, point]
-    for _ in range(14):
-        table.append(_point_add(table[-1], point))
-    return table
+COMB_BITS = 8
+
+
+def _comb_table(point):
+    """rows[j][n] = n * 2^(8j) * point, for scalars below 2^256: a scalar multiplication is
+    then 32 additions and no doubling. Built once per key (8 160 additions, a few tens of ms),
+    which pays off from the first few dozen signatures of an export on."""
+    rows = []
+    base = point
+    for _ in range(0, 256, COMB_BITS):
+        row = [_IDENTITY, base]
+        for _ in range((1 << COMB_BITS) - 2):
+            row.append(_point_add(row[-1], base))
+        rows.append(row)
+        for _ in range(COMB_BITS):
+            base = _point_double(base)
+    return rows
+
+
+def _comb_multiply(rows, scalar, q=_IDENTITY):
+    """q + scalar * point, with `rows` the point's comb table."""
+    mask = (1 << COMB_BITS) - 1
+    for row in rows:
+        n = scalar & mask
+        if n:
+            q = _point_add(q, row[n])
+        scalar >>= COMB_BITS
+    return q
 
 
 _B = _point_decode(bytes.fromhex(
     "5866666666666666666666666666666666666666666666666666666666666666"))
-_B_MULTIPLES = _multiples(_B)
+_B_TABLE = []
 
 
 class PurePythonEd25519:
-    """One public key; `verify` is RFC 8032 section 5.1.7 (cofactorless equation)."""
+    """One public key; `verify` is RFC 8032 section 5.1.7 (the cofactorless equation
+    [S]B = R + [k]A, as OpenSSL checks it)."""
 
     def __init__(self, raw):
         self.raw = bytes(raw)
@@ -312,7 +335,9 @@ class PurePythonEd25519:
             raise ValueError("the public key is not the encoding of a curve point")
         x, y, z, t = point
         # [S]B - [k]A is computed as [S]B + [k](-A).
-        self.minus_a_multiples = _multiples((_P - x, y, z, _P - t))
+        self.minus_a = _comb_table((_P - x, y, z, _P - t))
+        if not _B_TABLE:
+            _B_TABLE.extend(_comb_table(_B))
 
     def verify(self, signature, message):
         if len(signature) != 64:
@@ -325,14 +350,7 @@ class PurePythonEd25519:
             return False
         k = int.from_bytes(hashlib.sha512(signature[:32] + self.raw + message).digest(),
                            "little") % _L
-        q = _IDENTITY
-        for shift in range(252, -1, -4):  # both scalars < 2^253, top nibble first
-            q = _point_double(_point_double(_point_double(_point_double(q))))
-            ns, nk = (s >> shift) & 15, (k >> shift) & 15
-            if ns:
-                q = _point_add(q, _B_MULTIPLES[ns])
-            if nk:
-                q = _point_add(q, self.minus_a_multiples[nk])
+        q = _comb_multiply(self.minus_a, k, _comb_multiply(_B_TABLE, s))
         # q == R, in projective form (R has Z = 1).
         qx, qy, qz, _ = q
         rx, ry, _, _ = r
@@ -361,7 +379,21 @@ def ed25519_backend():
             except InvalidSignature:
                 return False
 
+    try:  # an OpenSSL without Ed25519 makes the package useless here
+        probe = CryptographyEd25519(bytes.fromhex(_RFC8032_TEST_1[0]))
+        usable = probe.verify(bytes.fromhex(_RFC8032_TEST_1[1]), b"")
+    except Exception:
+        usable = False
+    if not usable:
+        return PurePythonEd25519, "pure Python (RFC 8032; cryptography lacks Ed25519)"
     return CryptographyEd25519, "cryptography %s" % getattr(cryptography, "__version__", "?")
+
+
+# RFC 8032 section 7.1, TEST 1: public key and signature of the empty message.
+_RFC8032_TEST_1 = (
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+    "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
 
 
 def b64decode_strict(text):

@@ -150,11 +150,15 @@ pub async fn evidence(state: &AppState, args: &EvidenceArgs) -> anyhow::Result<(
     partial
         .persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!("archive            {}", args.output.display());
+    println!("size               {written} bytes");
     println!(
-        "{}  {} bytes in {:.1} s (unzip it and run python3 verify.py)",
-        args.output.display(),
-        written,
+        "duration           {:.3} s",
         started.elapsed().as_secs_f64()
     );
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory        {peak:.1} MiB (VmHWM)");
+    }
+    println!("next               unzip it and run python3 verify.py inside");
     Ok(())
 }

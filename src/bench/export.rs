@@ -127,7 +127,7 @@ async fn measure(
             writeln!(
                 report,
                 "{}",
-                offline(&client, &address, largest, dir).await?
+                offline(&client, &address, database_url, largest, dir).await?
             )?;
         }
         anyhow::Ok(())
@@ -250,6 +250,7 @@ async fn verify_latency(
 async fn offline(
     client: &reqwest::Client,
     address: &str,
+    database_url: &str,
     target: &Built,
     dir: &Path,
 ) -> anyhow::Result<String> {
@@ -294,12 +295,33 @@ async fn offline(
     if !output.status.success() {
         bail!("greenos verify failed on the downloaded artifact: {stdout}");
     }
-    Ok(format!(
+    let verified = format!(
         "artifact of {} impacts ({:.1} MiB): downloaded in {:.2} s; `greenos verify` {:.2} s, peak RSS {:.0} MiB",
         target.impacts,
         bytes as f64 / 1_048_576.0,
         download.as_secs_f64(),
         verify.as_secs_f64(),
+        number(&stdout, "peak memory")?,
+    );
+    let archive = dir.join("evidence.zip");
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command
+        .args(["evidence", &target.export_id, "-o"])
+        .arg(&archive)
+        .env("GREENOS_DATABASE_URL", database_url)
+        .env("GREENOS_DATA_DIR", dir.join("data"))
+        .env("GREENOS_ENV", "dev")
+        .stderr(std::process::Stdio::inherit());
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("greenos evidence failed (its error is above)");
+    }
+    Ok(format!(
+        "{verified}\n\nevidence package of the same export: `greenos evidence` {:.2} s, {:.1} MiB, peak RSS {:.0} MiB",
+        number(&stdout, "duration")?,
+        number(&stdout, "size")? / 1_048_576.0,
         number(&stdout, "peak memory")?,
     ))
 }

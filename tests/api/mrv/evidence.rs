@@ -215,3 +215,27 @@ async fn csv_cells_that_would_run_as_formulas_are_neutralised(backend: Backend) 
     let artifact = app.export_artifact(id).await;
     assert_eq!(artifact["payload"]["impacts"][0]["trip_id"], "-formula");
 }
+
+/// `tests/evidence/test_verify.py`: `verify.py` against a richer real export (two methodology
+/// versions, two models, de-duplicated trips), both Ed25519 paths, and every file of the
+/// archive changed in turn, each failure named by its check. Runs this build's binary.
+#[test]
+fn verify_py_catches_each_tampered_file() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = match std::process::Command::new("python3")
+        .arg(format!("{root}/tests/evidence/test_verify.py"))
+        .env("GREENOS_BIN", env!("CARGO_BIN_EXE_greenos"))
+        .current_dir(root)
+        .output()
+    {
+        Ok(output) => output,
+        Err(err) => return crate::helpers::unreachable_service("python3", &err),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "test_verify.py failed:\n{}\n{stderr}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(stderr.contains("OK"), "{stderr}");
+}
