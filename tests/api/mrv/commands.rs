@@ -13,6 +13,7 @@ use crate::on_both_backends;
 on_both_backends!(
     the_cli_creates_an_export,
     the_offline_command_verifies_with_the_public_key_alone,
+    a_forged_impact_fails_even_re_hashed_and_re_signed,
 );
 
 /// Runs `greenos export --period 3M --period-end 2026-04-01` against the app's database, with
@@ -108,4 +109,70 @@ async fn the_offline_command_verifies_with_the_public_key_alone(backend: Backend
     assert!(!output.status.success(), "{stdout}");
     assert!(stdout.contains("payload hash    FAIL"), "{stdout}");
     assert!(stdout.contains("verified        NO"), "{stdout}");
+}
+
+/// An operator who changes an impact, re-hashes the payload and re-signs it with its own key
+/// passes the payload hash and the signature; the impact's own proofs still fail, offline.
+async fn a_forged_impact_fails_even_re_hashed_and_re_signed(backend: Backend) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use ed25519_dalek::{Signer as _, SigningKey};
+    use sha2::{Digest, Sha256};
+
+    // The fixed keys of the test credentials, authentication left off.
+    let keys_only = |vars: &mut greenos::config::Vars| {
+        for (name, value) in crate::credentials::secret_pairs() {
+            if name != "GREENOS_API_TOKENS_JSON" {
+                vars.set(name, value);
+            }
+        }
+    };
+    let Some(app) = TestApp::spawn_with(backend, keys_only).await else {
+        return;
+    };
+    let (_, artifact) = exported(&app).await;
+    let (_, key) = app.get_json("/api/v2/esg/public-key").await;
+    let seed: [u8; 32] = BASE64
+        .decode(crate::credentials::ed25519_seed_v1())
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let signing = SigningKey::from_bytes(&seed);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // Each forgery keeps the totals and the proof consistent; only an impact's own proofs fail.
+    let forgeries: [(&str, &str, &str); 2] = [
+        (
+            "event_hash",
+            &"ab".repeat(32),
+            "event_hash does not match its fields",
+        ),
+        ("geo_hash", "s0t5r", "event_hash does not match its fields"),
+    ];
+    for (field, value, expected) in forgeries {
+        let mut forged = artifact.clone();
+        forged["payload"]["impacts"][0][field] = json!(value);
+        let canonical = greenos_core::proof::to_canonical(&forged["payload"]).expect("canonical");
+        let hash = hex::encode(Sha256::digest(&canonical));
+        forged["verification_hash"] = json!(hash);
+        forged["asym_signature"] = json!(BASE64.encode(signing.sign(hash.as_bytes()).to_bytes()));
+        let path = dir.path().join(format!("forged-{field}.json"));
+        std::fs::write(&path, serde_json::to_vec(&forged).expect("json")).expect("write");
+        let public_key = key["public_key"].as_str().expect("key").to_owned();
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
+                .arg("verify")
+                .arg(path)
+                .arg("--public-key")
+                .arg(public_key)
+                .env_clear()
+                .output()
+                .expect("the binary runs")
+        })
+        .await
+        .expect("joined");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!output.status.success(), "{field}: {stdout}");
+        assert!(stdout.contains("payload hash    OK"), "{field}: {stdout}");
+        assert!(stdout.contains(expected), "{field}: {stdout}");
+    }
 }

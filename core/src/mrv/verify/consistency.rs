@@ -1,5 +1,7 @@
 //! The internal consistency of a payload, checked as it streams past (one impact at a time):
-//! the non-double-counting proof (its `proof_hash` and counts), impacts sorted and unique by
+//! every impact's own proofs (its `event_hash` and `checksum` re-computed from its fields, its
+//! `co2_avoided_kg` from its distance and factors, which must be the payload's), the
+//! non-double-counting proof (its `proof_hash` and counts), impacts sorted and unique by
 //! `trip_id`, the totals, factors and model versions against the impacts, and the window.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::ledger::co2_avoided_kg;
 use crate::mrv::build::payload::{
     Aggregation, DEDUPLICATION_RULE, FactorPair, MethodologyBinding, SCHEMA_VERSION, Totals,
 };
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read::artifact::ArtifactHeader;
-use crate::proof::{Decimal6, proof_hash};
+use crate::proof::{CountryFactors, Decimal6, EventHashInput, checksum, event_hash, proof_hash};
 
 /// The top-level members of a payload, in canonical order.
 pub const PAYLOAD_MEMBERS: [&str; 11] = [
@@ -47,11 +50,18 @@ impl ProofReport {
     }
 }
 
-/// The fields of an impact the audit needs (the rest is covered by the hash).
+/// The fields of an impact the audit needs: the ones its `event_hash` covers (see
+/// [`EventHashInput`]), and the proofs built on them.
 #[derive(Deserialize)]
 struct ImpactFacts {
+    event_hash: String,
+    checksum: String,
     trip_id: String,
+    user_id: String,
+    vehicle_id: String,
     country_code: String,
+    geo_hash: String,
+    event_timestamp: crate::proof::UtcMicros,
     distance_km: Decimal6,
     co2_avoided_kg: Decimal6,
     thermal_factor_local: Decimal6,
@@ -95,6 +105,7 @@ impl PayloadAudit {
                 facts.trip_id
             ));
         }
+        self.check_own_proofs(&facts);
         let micro = |d: Decimal6| d.to_micro().unwrap_or(i64::MAX);
         let totals = Totals {
             impacts_count: 1,
@@ -121,6 +132,56 @@ impl PayloadAudit {
             });
         self.model_versions.insert(facts.model_version);
         self.last_trip_id = Some(facts.trip_id);
+    }
+
+    /// The impact's own proofs: its CO2 from its distance and factors (whose consistency with
+    /// the payload's `country_factors` [`Self::finish`] checks), its `event_hash` from its
+    /// fields, its `checksum` from that hash and its identifiers. A payload re-hashed and
+    /// re-signed after an impact was changed fails here.
+    fn check_own_proofs(&mut self, facts: &ImpactFacts) {
+        let factors = CountryFactors {
+            thermal_factor_local: facts.thermal_factor_local,
+            ev_factor_local: facts.ev_factor_local,
+        };
+        if co2_avoided_kg(facts.distance_km, &factors) != facts.co2_avoided_kg {
+            self.problem(format!(
+                "impact {:?}: co2_avoided_kg {} is not distance_km x (thermal - ev) rounded",
+                facts.trip_id, facts.co2_avoided_kg
+            ));
+        }
+        let hash = event_hash(&EventHashInput {
+            trip_id: facts.trip_id.clone(),
+            user_id: facts.user_id.clone(),
+            vehicle_id: facts.vehicle_id.clone(),
+            country_code: facts.country_code.clone(),
+            geo_hash: facts.geo_hash.clone(),
+            event_timestamp: facts.event_timestamp,
+            distance_km: facts.distance_km,
+            thermal_factor_local: facts.thermal_factor_local,
+            ev_factor_local: facts.ev_factor_local,
+            co2_avoided_kg: facts.co2_avoided_kg,
+            model_version: facts.model_version.clone(),
+            methodology_version: facts.methodology_version.clone(),
+        });
+        if hash.as_str() != facts.event_hash {
+            self.problem(format!(
+                "impact {:?}: event_hash does not match its fields (re-computed {hash})",
+                facts.trip_id
+            ));
+            return;
+        }
+        let expected = checksum(
+            &hash,
+            &facts.trip_id,
+            &facts.model_version,
+            &facts.country_code,
+        );
+        if expected.as_str() != facts.checksum {
+            self.problem(format!(
+                "impact {:?}: checksum does not match its event_hash and identifiers",
+                facts.trip_id
+            ));
+        }
     }
 
     /// Marks that the `impacts` array was present.
