@@ -6,17 +6,36 @@ use crate::mrv::read::artifact::ArtifactHeader;
 use crate::mrv::verify::reading::read_artifact_bytes;
 use crate::proof::{UtcMicros, proof_hash, sha256_hex};
 
+/// An impact whose own proofs hold (its `event_hash` and `checksum` computed from its fields);
+/// the signatures are placeholders, which the payload audit does not check.
 fn impact(trip_id: &str, country: &str, distance: &str, co2: &str) -> Value {
-    json!({
+    let hashed = json!({
         "trip_id": trip_id, "user_id": "u-1", "vehicle_id": "ev-1", "country_code": country,
         "geo_hash": "s0t5q", "event_timestamp": "2026-02-03T08:15:00.000000Z",
         "distance_km": distance, "thermal_factor_local": "0.192000", "ev_factor_local": "0.048000",
         "co2_avoided_kg": co2, "model_version": "co2-v2", "methodology_version": "m-1",
-        "event_hash": "e", "checksum": "c", "signature": "s", "signature_algorithm": "HMAC-SHA256",
-        "key_version": "v1", "asym_signature": "a", "asym_algorithm": "ED25519",
-        "asym_key_version": "v1", "ledger_seq": 7, "correlation_id": null,
-        "created_at": "2026-02-03T08:15:01.000000Z",
-    })
+    });
+    let input: crate::proof::EventHashInput =
+        serde_json::from_value(hashed.clone()).expect("the hashed fields");
+    let hash = crate::proof::event_hash(&input);
+    let checksum = crate::proof::checksum(&hash, trip_id, "co2-v2", country);
+    let mut impact = hashed;
+    for (key, value) in [
+        ("event_hash", json!(hash.as_str())),
+        ("checksum", json!(checksum.as_str())),
+        ("signature", json!("s")),
+        ("signature_algorithm", json!("HMAC-SHA256")),
+        ("key_version", json!("v1")),
+        ("asym_signature", json!("a")),
+        ("asym_algorithm", json!("ED25519")),
+        ("asym_key_version", json!("v1")),
+        ("ledger_seq", json!(7)),
+        ("correlation_id", Value::Null),
+        ("created_at", json!("2026-02-03T08:15:01.000000Z")),
+    ] {
+        impact[key] = value;
+    }
+    impact
 }
 
 fn parts() -> PayloadParts {
