@@ -54,11 +54,8 @@ pub async fn serve_app(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let limits = ServerLimits {
-        header_timeout: state.config.http.header_timeout,
-    };
-    let metrics = state.services.metrics().clone();
-    serve(listener, router(state), limits, metrics, shutdown).await
+    let app = router(state.clone());
+    serve_state(listener, &state, app, shutdown).await
 }
 
 /// Serves only `GET /metrics`, without a token, on `listener` (`GREENOS_METRICS_BIND`, a
@@ -68,18 +65,22 @@ pub async fn serve_metrics(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let app = crate::router::metrics_router(&state);
+    serve_state(listener, &state, app, shutdown).await
+}
+
+/// Serves `app` with the limits and the metrics of `state`.
+async fn serve_state(
+    listener: TcpListener,
+    state: &AppState,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let limits = ServerLimits {
         header_timeout: state.config.http.header_timeout,
     };
     let metrics = state.services.metrics().clone();
-    serve(
-        listener,
-        crate::router::metrics_router(&state),
-        limits,
-        metrics,
-        shutdown,
-    )
-    .await
+    serve(listener, app, limits, metrics, shutdown).await
 }
 
 /// A server running in the background (tests and benchmarks): dropping it, or calling

@@ -609,14 +609,14 @@ impl Metrics {
     /// Renders every metric in the Prometheus text exposition format.
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let activated = self.methodology_activated_at.load(Ordering::Relaxed);
-        let mut families = self.registry.gather();
-        if activated == i64::MIN {
-            families.retain(|f| f.name() != "greenos_mrv_methodology_active_age_seconds");
-        } else {
+        if activated != i64::MIN {
             let now = UtcMicros::now().as_datetime().timestamp();
             self.methodology_active_age_seconds
                 .set(now.saturating_sub(activated).max(0));
-            families = self.registry.gather();
+        }
+        let mut families = self.registry.gather();
+        if activated == i64::MIN {
+            families.retain(|f| f.name() != "greenos_mrv_methodology_active_age_seconds");
         }
         let mut buf = Vec::new();
         TextEncoder::new().encode(&families, &mut buf)?;

@@ -7,7 +7,6 @@
 //! how long the last closed window of each period has waited for its export.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use greenos_core::context::RequestContext;
 use greenos_core::mrv::{ExportWindow, Period};
@@ -153,9 +152,8 @@ async fn catch_up(services: &Services, schedule: &ExportSchedule) {
     refresh_overdue(services, schedule).await;
 }
 
-/// Sets `greenos_mrv_export_overdue_seconds{period}` for each scheduled period: 0 when its last
-/// closed window has its export or is not due (it ended before the catch-up point), else the
-/// seconds since that window closed.
+/// Refreshes `greenos_mrv_export_overdue_seconds{period}` for each scheduled period, windows
+/// being due from the catch-up point.
 async fn refresh_overdue(services: &Services, schedule: &ExportSchedule) {
     let from = match catch_up_point(services, schedule).await {
         Ok(from) => from,
@@ -164,26 +162,13 @@ async fn refresh_overdue(services: &Services, schedule: &ExportSchedule) {
             return;
         }
     };
-    let now = UtcMicros::now();
-    for (period, _, _) in &schedule.periods {
-        let overdue = match (ExportWindow::latest_closed(*period, now), from) {
-            (Some(window), Some(from)) if window.period_end > from => {
-                match services.mrv().window_exported(&window).await {
-                    Ok(true) => Duration::ZERO,
-                    Ok(false) => (now.as_datetime() - window.period_end.as_datetime())
-                        .to_std()
-                        .unwrap_or_default(),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "cannot check for overdue exports");
-                        return;
-                    }
-                }
-            }
-            _ => Duration::ZERO,
-        };
-        services
-            .metrics()
-            .set_export_overdue(period.as_str(), overdue);
+    let periods: Vec<Period> = schedule
+        .periods
+        .iter()
+        .map(|(period, _, _)| *period)
+        .collect();
+    if let Err(err) = services.mrv().refresh_overdue(&periods, from).await {
+        tracing::warn!(error = %err, "cannot check for overdue exports");
     }
 }
 

@@ -128,11 +128,36 @@ impl<'a> MrvService<'a> {
         }
     }
 
-    /// Whether `window` has its export.
-    pub async fn window_exported(&self, window: &ExportWindow) -> Result<bool, MrvError> {
-        Ok(mrv::find_by_window(self.services.database(), window)
-            .await?
-            .is_some())
+    /// Sets `greenos_mrv_export_overdue_seconds{period}` for each of `periods`: 0 when its last
+    /// closed window has its export or is not due (it ended before `due_from`, or nothing is
+    /// due at all), else the seconds since that window closed.
+    pub async fn refresh_overdue(
+        &self,
+        periods: &[Period],
+        due_from: Option<UtcMicros>,
+    ) -> Result<(), MrvError> {
+        let now = UtcMicros::now();
+        for period in periods {
+            let overdue = match (ExportWindow::latest_closed(*period, now), due_from) {
+                (Some(window), Some(from)) if window.period_end > from => {
+                    if mrv::find_by_window(self.services.database(), &window)
+                        .await?
+                        .is_some()
+                    {
+                        std::time::Duration::ZERO
+                    } else {
+                        (now.as_datetime() - window.period_end.as_datetime())
+                            .to_std()
+                            .unwrap_or_default()
+                    }
+                }
+                _ => std::time::Duration::ZERO,
+            };
+            self.services
+                .metrics()
+                .set_export_overdue(period.as_str(), overdue);
+        }
+        Ok(())
     }
 
     /// The metadata of one export.

@@ -284,6 +284,33 @@ async fn two_relays_publish_each_row_once() {
     let _: () = conn.del(&stream).await.expect("clean up");
 }
 
+/// The stream prefix of `app`'s configuration.
+fn stream_prefix(app: &TestApp) -> String {
+    app.vars
+        .get("GREENOS_REDIS_STREAM_PREFIX")
+        .expect("a prefix")
+        .to_owned()
+}
+
+/// `greenos serve --role worker` on `app`'s database and stream prefix, nothing else in its
+/// environment, claiming `batch` events at a time.
+fn spawn_worker(app: &TestApp, batch: u32) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
+        .args(["serve", "--role", "worker"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("GREENOS_DATABASE_URL", app.database_url())
+        .env("GREENOS_DATA_DIR", app.data_dir())
+        .env("GREENOS_REDIS_STREAM_PREFIX", stream_prefix(app))
+        .env("GREENOS_EXPORT_SCHEDULE", "off")
+        .env("GREENOS_OUTBOX_BATCH", batch.to_string())
+        .env("GREENOS_OUTBOX_POLL_MS", "10")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the worker starts")
+}
+
 /// A worker killed with SIGKILL in the middle of a large backlog, then restarted: every event
 /// is in the stream at least once and none is missing (a crash between `XADD` and the commit
 /// publishes again, with the same `event_id`).
@@ -298,28 +325,8 @@ async fn a_killed_worker_loses_no_event() {
     for batch in 0..10 {
         ingest(&app, 500, &format!("kill-{batch}")).await;
     }
-    let prefix = app
-        .vars
-        .get("GREENOS_REDIS_STREAM_PREFIX")
-        .expect("a prefix")
-        .to_owned();
-    let stream = format!("{prefix}esg_calculated.v1");
-    let worker = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
-            .args(["serve", "--role", "worker"])
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("GREENOS_DATABASE_URL", app.database_url())
-            .env("GREENOS_DATA_DIR", app.data_dir())
-            .env("GREENOS_REDIS_STREAM_PREFIX", &prefix)
-            .env("GREENOS_EXPORT_SCHEDULE", "off")
-            .env("GREENOS_OUTBOX_BATCH", "50")
-            .env("GREENOS_OUTBOX_POLL_MS", "10")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("the worker starts")
-    };
+    let stream = format!("{}esg_calculated.v1", stream_prefix(&app));
+    let worker = || spawn_worker(&app, 50);
     let mut first = worker();
     let started = || async {
         let mut conn = test_redis::connection().await.expect("redis");
@@ -363,26 +370,8 @@ async fn a_terminated_worker_finishes_its_batch() {
     for batch in 0..10 {
         ingest(&app, 500, &format!("term-{batch}")).await;
     }
-    let prefix = app
-        .vars
-        .get("GREENOS_REDIS_STREAM_PREFIX")
-        .expect("a prefix")
-        .to_owned();
-    let stream = format!("{prefix}esg_calculated.v1");
-    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
-        .args(["serve", "--role", "worker"])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("GREENOS_DATABASE_URL", app.database_url())
-        .env("GREENOS_DATA_DIR", app.data_dir())
-        .env("GREENOS_REDIS_STREAM_PREFIX", &prefix)
-        .env("GREENOS_EXPORT_SCHEDULE", "off")
-        .env("GREENOS_OUTBOX_BATCH", "10")
-        .env("GREENOS_OUTBOX_POLL_MS", "10")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the worker starts");
+    let stream = format!("{}esg_calculated.v1", stream_prefix(&app));
+    let mut worker = spawn_worker(&app, 10);
     let started = || async {
         let mut conn = test_redis::connection().await.expect("redis");
         conn.xlen::<_, usize>(&stream).await.unwrap_or_default() >= 100
