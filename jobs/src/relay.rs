@@ -55,6 +55,7 @@ pub struct RelaySettings {
 
 /// The running relay.
 pub struct OutboxRelay {
+    services: Services,
     stop: watch::Sender<bool>,
     lanes: Vec<JoinHandle<()>>,
 }
@@ -66,7 +67,7 @@ impl OutboxRelay {
         let (stop, stopped) = watch::channel(false);
         let lanes = services.concurrent_writers().min(2);
         let shared = Arc::new(Shared {
-            services,
+            services: services.clone(),
             redis,
             settings,
             outage: AtomicBool::new(false),
@@ -74,16 +75,24 @@ impl OutboxRelay {
         let lanes = (0..lanes)
             .map(|lane| tokio::spawn(run(Arc::clone(&shared), lane, stopped.clone())))
             .collect();
-        OutboxRelay { stop, lanes }
+        OutboxRelay {
+            services,
+            stop,
+            lanes,
+        }
     }
 
-    /// Stops after the batches in flight are settled.
+    /// Stops after the batches in flight are settled, then counts what is left pending, so
+    /// `greenos_outbox_pending` is exact once the relay has stopped.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for lane in self.lanes {
             if let Err(err) = lane.await {
                 tracing::warn!(error = %err, "an outbox relay lane ended abnormally");
             }
+        }
+        if let Err(err) = self.services.outbox().refresh_pending().await {
+            tracing::warn!(error = %err, "cannot count pending outbox events");
         }
     }
 }
