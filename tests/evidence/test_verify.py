@@ -43,6 +43,8 @@ IN_CI = os.environ.get("CI") == "true"
 CHECKS = ("manifest", "manifest_signature", "key_fingerprints", "payload_hash",
           "export_signature", "impacts", "totals", "non_double_counting_proof",
           "methodology_hash", "verification_response")
+GREENOS_CHECKS = ("manifest sig", "key history", "manifest", "service verdict",
+                  "payload hash", "ed25519", "proof & totals", "impact ed25519", "methodology")
 MANIFESTED = ("artifact.json", "verification.json", "public_key.json", "public_keys.json",
               "methodology.json", "README.md", "verify.py")
 
@@ -186,6 +188,7 @@ class Fixture:
 
     def __init__(self, binary, home):
         self.home = home
+        self.binary = binary
         first = Server(binary, home)
         try:
             # Trips 0-29 under the bootstrapped methodology, a trip of Q2 (outside the window).
@@ -313,6 +316,30 @@ def run_verify(directory, pure=False, own=False, args=None):
     return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"), elapsed
 
 
+def run_greenos_verify(directory):
+    """`greenos verify` on `directory` packed as an archive (stored entries, sorted), trusting
+    only the key the service published."""
+    archive = directory.parent / (directory.name + ".zip")
+    with zipfile.ZipFile(str(archive), "w", zipfile.ZIP_STORED) as packed:
+        for path in sorted(directory.iterdir()):
+            packed.write(str(path), path.name)
+    key = FIXTURE.home / "trusted-public-key.json"
+    key.write_bytes(FIXTURE.files["public_key.json"])
+    done = subprocess.run([FIXTURE.binary, "verify", str(archive), "--public-key", str(key)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+
+
+def greenos_statuses(stdout):
+    """{check: status} from `greenos verify`'s lines (a 15-column label, then the status)."""
+    found = {}
+    for line in stdout.splitlines():
+        label, status = line[:15].strip(), line[16:20].strip()
+        if status in ("OK", "FAIL", "SKIP"):
+            found[label] = status
+    return found
+
+
 def statuses(stdout):
     """{check: (status, detail)} from verify.py's check lines."""
     found = {}
@@ -384,7 +411,25 @@ class EvidenceArchiveTest(unittest.TestCase):
         self.assertIn("needs the operator's secret; POST /api/v2/esg/mrv/verify checks it", out)
         self.assertIn("VERIFIED", out.splitlines()[-1])
 
-    def assert_fails(self, directory, expected, exactly=False, mentions=()):
+    def assert_greenos_passes(self, directory):
+        rc, out, err = run_greenos_verify(directory)
+        self.assertEqual(rc, 0, out + err)
+        found = greenos_statuses(out)
+        for check in GREENOS_CHECKS:
+            self.assertEqual(found.get(check), "OK", "%s\n%s" % (check, out))
+        self.assertIn("verified        YES", out)
+
+    def assert_greenos_fails(self, directory, expected):
+        """`greenos verify` fails the archive, naming exactly the `expected` checks."""
+        rc, out, err = run_greenos_verify(directory)
+        self.assertEqual(rc, 1, out + err)
+        failed = {name for name, status in greenos_statuses(out).items() if status == "FAIL"}
+        self.assertEqual(failed, set(expected), out + err)
+        self.assertIn("verified        NO", out)
+
+    def assert_fails(self, directory, expected, exactly=False, mentions=(), greenos=None):
+        if greenos is not None:
+            self.assert_greenos_fails(directory, greenos)
         rc, out, err, _ = run_verify(directory)
         self.assertEqual(rc, 1, out + err)
         found = statuses(out)
@@ -451,6 +496,10 @@ class EvidenceArchiveTest(unittest.TestCase):
             archive.extractall(str(target))
         rc, out, err, _ = run_verify(target)
         self.assert_passes(rc, out, err)
+        self.assert_greenos_passes(target)
+
+    def test_greenos_verify_passes_on_the_archive(self):
+        self.assert_greenos_passes(FIXTURE.archive)
 
     # -- tampering: the payload ------------------------------------------------------------
 
@@ -471,7 +520,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         directory = self.copy()
         self.tamper_payload(directory, self.first_distance_digit)
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["payload_hash", "impacts", "totals"])
+        found = self.assert_fails(directory, ["payload_hash", "impacts", "totals"],
+                                  greenos=["payload hash", "proof & totals"])
         self.assertIn("event_hash", found["impacts"][1])
         self.assertIn("trip-000", found["impacts"][1])
         self.assertEqual(found["manifest"][0], "OK")
@@ -482,7 +532,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         self.tamper_payload(directory, self.first_distance_digit)
         resign_export(FIXTURE, directory)
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["impacts", "totals"], exactly=True)
+        found = self.assert_fails(directory, ["impacts", "totals"], exactly=True,
+                                  greenos=["proof & totals"])
         self.assertIn("event_hash", found["impacts"][1])
         self.assertIn("co2_avoided_kg", found["impacts"][1])
 
@@ -499,10 +550,12 @@ class EvidenceArchiveTest(unittest.TestCase):
 
         self.tamper_payload(directory, swap)
         reseal(FIXTURE, directory)
-        self.assert_fails(directory, ["payload_hash", "impacts"])
+        self.assert_fails(directory, ["payload_hash", "impacts"],
+                          greenos=["payload hash", "impact ed25519"])
         resign_export(FIXTURE, directory)
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["impacts"], exactly=True)
+        found = self.assert_fails(directory, ["impacts"], exactly=True,
+                                  greenos=["impact ed25519"])
         self.assertIn("asym_signature", found["impacts"][1])
         self.assertIn("trip-000", found["impacts"][1])
 
@@ -513,11 +566,12 @@ class EvidenceArchiveTest(unittest.TestCase):
         new = old.replace("0.200000", "0.210000")
         self.tamper_payload(directory, lambda p: p.replace(old, new, 1))
         reseal(FIXTURE, directory)
-        self.assert_fails(directory, ["payload_hash", "impacts", "totals", "methodology_hash"])
+        self.assert_fails(directory, ["payload_hash", "impacts", "totals", "methodology_hash"],
+                          greenos=["payload hash", "proof & totals"])
         resign_export(FIXTURE, directory)
         reseal(FIXTURE, directory)
         found = self.assert_fails(directory, ["impacts", "totals", "methodology_hash"],
-                                  exactly=True)
+                                  exactly=True, greenos=["proof & totals"])
         self.assertIn("factors not in payload country_factors", found["impacts"][1])
 
     def test_an_aggregate_in_the_payload_re_signed(self):
@@ -531,7 +585,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         self.tamper_payload(directory, bump)
         resign_export(FIXTURE, directory)
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["totals"], exactly=True)
+        found = self.assert_fails(directory, ["totals"], exactly=True,
+                                  greenos=["proof & totals"])
         self.assertIn("by_country.CI", found["totals"][1])
 
     def test_the_proof_re_signed(self):
@@ -558,7 +613,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         self.tamper_payload(directory2, ghost)
         resign_export(FIXTURE, directory2)
         reseal(FIXTURE, directory2)
-        found = self.assert_fails(directory2, ["non_double_counting_proof"], exactly=True)
+        found = self.assert_fails(directory2, ["non_double_counting_proof"], exactly=True,
+                                  greenos=["proof & totals"])
         self.assertIn("trip-zzz", found["non_double_counting_proof"][1])
         # A proof_hash that does not match.
         directory3 = self.copy()
@@ -566,7 +622,8 @@ class EvidenceArchiveTest(unittest.TestCase):
                                                             '"double_counting_blocked":false'))
         resign_export(FIXTURE, directory3)
         reseal(FIXTURE, directory3)
-        found = self.assert_fails(directory3, ["non_double_counting_proof"], exactly=True)
+        found = self.assert_fails(directory3, ["non_double_counting_proof"], exactly=True,
+                                  greenos=["proof & totals"])
         self.assertIn("proof_hash", found["non_double_counting_proof"][1])
 
     def test_a_non_canonical_payload_with_a_matching_hash(self):
@@ -576,7 +633,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         (directory / "artifact.json").write_bytes((prefix + spaced + suffix).encode("utf-8"))
         resign_export(FIXTURE, directory)
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["payload_hash"], exactly=True)
+        found = self.assert_fails(directory, ["payload_hash"], exactly=True,
+                                  greenos=["payload hash"])
         self.assertIn("not canonical", found["payload_hash"][1])
         # Keys out of order inside one impact: same bytes count, a different order.
         directory = self.copy()
@@ -588,7 +646,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         (directory / "artifact.json").write_bytes((prefix + reordered + suffix).encode("utf-8"))
         resign_export(FIXTURE, directory)
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["payload_hash"], exactly=True)
+        found = self.assert_fails(directory, ["payload_hash"], exactly=True,
+                                  greenos=["payload hash"])
         self.assertIn("impact #1", found["payload_hash"][1])
 
     def test_the_export_signature(self):
@@ -601,7 +660,7 @@ class EvidenceArchiveTest(unittest.TestCase):
                                 base64.b64encode(bytes(signature)).decode())
         (directory / "artifact.json").write_bytes((prefix + payload + suffix).encode("utf-8"))
         reseal(FIXTURE, directory)
-        self.assert_fails(directory, ["export_signature"], exactly=True)
+        self.assert_fails(directory, ["export_signature"], exactly=True, greenos=["ed25519"])
 
     # -- tampering: the other files --------------------------------------------------------
 
@@ -611,7 +670,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         snapshot["country_factors"]["SN"]["ev_factor_local"] = "0.070000"
         (directory / "methodology.json").write_text(json.dumps(snapshot))
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["methodology_hash"], exactly=True)
+        found = self.assert_fails(directory, ["methodology_hash"], exactly=True,
+                                  greenos=["methodology"])
         self.assertIn("hashes to", found["methodology_hash"][1])
         # Deprecating the version changes status and dates only: not hashed, still valid.
         directory = self.copy()
@@ -622,6 +682,7 @@ class EvidenceArchiveTest(unittest.TestCase):
         reseal(FIXTURE, directory)
         rc, out, err, _ = run_verify(directory)
         self.assert_passes(rc, out, err)
+        self.assert_greenos_passes(directory)
 
     def test_a_hash_line_of_the_manifest(self):
         directory = self.copy()
@@ -631,18 +692,18 @@ class EvidenceArchiveTest(unittest.TestCase):
         lines[index] = digit + lines[index][1:]
         (directory / "SHA256SUMS").write_text("".join(lines))
         sign_manifest(FIXTURE, directory)
-        found = self.assert_fails(directory, ["manifest"], exactly=True)
+        found = self.assert_fails(directory, ["manifest"], exactly=True, greenos=["manifest"])
         self.assertIn("README.md", found["manifest"][1])
 
     def test_a_file_outside_the_manifest(self):
         directory = self.copy()
         (directory / "notes.txt").write_text("added later\n")
-        found = self.assert_fails(directory, ["manifest"], exactly=True)
+        found = self.assert_fails(directory, ["manifest"], exactly=True, greenos=["manifest"])
         self.assertIn("notes.txt", found["manifest"][1])
         directory = self.copy()
         (directory / "README.md").unlink()
         reseal(FIXTURE, directory)
-        found = self.assert_fails(directory, ["manifest"], exactly=True)
+        found = self.assert_fails(directory, ["manifest"], exactly=True, greenos=["manifest"])
         self.assertIn("README.md", found["manifest"][1])
 
     def test_the_manifest_signature(self):
@@ -652,13 +713,14 @@ class EvidenceArchiveTest(unittest.TestCase):
         signature[0] ^= 0x80
         signed["signature"] = base64.b64encode(bytes(signature)).decode()
         (directory / "SHA256SUMS.sig").write_text(json.dumps(signed))
-        self.assert_fails(directory, ["manifest_signature"], exactly=True)
+        self.assert_fails(directory, ["manifest_signature"], exactly=True,
+                          greenos=["manifest sig"])
         # A `message` that is not the manifest's hash.
         directory = self.copy()
         signed = json.loads((directory / "SHA256SUMS.sig").read_text())
         signed["message"] = "0" * 64
         (directory / "SHA256SUMS.sig").write_text(json.dumps(signed))
-        self.assert_fails(directory, ["manifest"], exactly=True)
+        self.assert_fails(directory, ["manifest"], exactly=True, greenos=["manifest sig"])
 
     def test_a_key_of_the_history(self):
         from cryptography.hazmat.primitives import serialization
@@ -671,7 +733,7 @@ class EvidenceArchiveTest(unittest.TestCase):
         (directory / "public_keys.json").write_text(json.dumps(keys))
         reseal(FIXTURE, directory)
         found = self.assert_fails(directory, ["key_fingerprints", "manifest_signature",
-                                              "export_signature", "impacts"])
+                                              "export_signature", "impacts"], greenos=["key history"])
         self.assertIn("fingerprint_sha256", found["key_fingerprints"][1])
         # The same key with a matching fingerprint: the fingerprints hold, the signatures and
         # the active key's presence in the history do not.
@@ -679,7 +741,7 @@ class EvidenceArchiveTest(unittest.TestCase):
         (directory / "public_keys.json").write_text(json.dumps(keys))
         reseal(FIXTURE, directory)
         found = self.assert_fails(directory, ["key_fingerprints", "manifest_signature",
-                                              "export_signature", "impacts"])
+                                              "export_signature", "impacts"], greenos=["key history"])
         self.assertIn("differs", found["key_fingerprints"][1])
 
     def test_the_verification_response(self):
@@ -689,14 +751,16 @@ class EvidenceArchiveTest(unittest.TestCase):
         verification["asym_signature_valid"] = False
         (directory / "verification.json").write_text(json.dumps(verification))
         reseal(FIXTURE, directory)
-        self.assert_fails(directory, ["verification_response"], exactly=True)
+        self.assert_fails(directory, ["verification_response"], exactly=True,
+                          greenos=["service verdict"])
         directory = self.copy()
         verification["verified"] = True
         verification["asym_signature_valid"] = True
         verification["export_id"] = "00000000-0000-0000-0000-000000000000"
         (directory / "verification.json").write_text(json.dumps(verification))
         reseal(FIXTURE, directory)
-        self.assert_fails(directory, ["verification_response"], exactly=True)
+        self.assert_fails(directory, ["verification_response"], exactly=True,
+                          greenos=["service verdict"])
 
     def test_a_truncated_artifact(self):
         directory = self.copy()
@@ -704,7 +768,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         (directory / "artifact.json").write_bytes(data[:len(data) // 2])
         reseal(FIXTURE, directory)
         found = self.assert_fails(directory, ["payload_hash", "impacts", "totals",
-                                              "non_double_counting_proof"])
+                                              "non_double_counting_proof"],
+                                  greenos=["artifact"])
         self.assertIn("end of artifact.json", found["payload_hash"][1])
 
     # -- the command line ------------------------------------------------------------------

@@ -37,6 +37,10 @@ pub use read::{
 pub(crate) use read::{chunk, count, find_by_window, get, list, page, payload_reader};
 pub use record::ExportRecord;
 pub use verify::consistency::{PAYLOAD_MEMBERS, ProofReport};
-pub use verify::reading::{ArtifactReading, read_artifact_bytes, read_artifact_file};
+pub use verify::impacts::SignatureTally;
+pub use verify::pool::AuditOptions;
+pub use verify::reading::{
+    ArtifactReading, read_artifact_bytes, read_artifact_file, read_artifact_from,
+};
 pub(crate) use verify::stored::{payload_proof, verify_export};
 pub use verify::{ExportVerification, record_outcome, verify_artifact, verify_artifact_offline};

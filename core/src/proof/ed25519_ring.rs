@@ -156,6 +156,90 @@ impl Ed25519Keyring {
     }
 }
 
+/// Published public keys by version, for checking signatures offline: each impact and each
+/// artifact names the version it was signed under. A bare key (given without its payload)
+/// stands for every version the ring does not otherwise hold.
+#[derive(Clone, Debug, Default)]
+pub struct PublicKeyRing {
+    keys: BTreeMap<String, VerifyingKey>,
+    bare: Option<VerifyingKey>,
+}
+
+impl PublicKeyRing {
+    /// Admits `payload` after checking its algorithm and that its fingerprint is the SHA-256 of
+    /// its key; the error says why it was refused.
+    pub fn insert(&mut self, payload: &PublicKeyPayload) -> Result<(), String> {
+        if payload.signature_algorithm != ED25519_ALGORITHM {
+            return Err(format!(
+                "key version {} is not an {ED25519_ALGORITHM} key",
+                payload.key_version
+            ));
+        }
+        if !payload.verify_fingerprint() {
+            return Err(format!(
+                "key version {}: fingerprint_sha256 does not match public_key",
+                payload.key_version
+            ));
+        }
+        let key = decode_public_key(&payload.public_key)
+            .and_then(|raw| VerifyingKey::from_bytes(&raw).ok())
+            .ok_or_else(|| {
+                format!(
+                    "key version {} is not a valid Ed25519 public key",
+                    payload.key_version
+                )
+            })?;
+        match self.keys.get(&payload.key_version) {
+            Some(held) if *held != key => Err(format!(
+                "two different keys claim version {}",
+                payload.key_version
+            )),
+            _ => {
+                self.keys.insert(payload.key_version.clone(), key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Admits a bare key (standard base64 of 32 bytes), for every version not otherwise held.
+    pub fn insert_bare(&mut self, public_key_b64: &str) -> Result<(), String> {
+        let key = decode_public_key(public_key_b64)
+            .and_then(|raw| VerifyingKey::from_bytes(&raw).ok())
+            .ok_or_else(|| "not standard base64 of a 32-byte Ed25519 public key".to_owned())?;
+        self.bare = Some(key);
+        Ok(())
+    }
+
+    /// The versions held by name, sorted.
+    pub fn versions(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    /// Whether `payload` is the key this ring holds for its version (or its bare key).
+    pub fn holds(&self, payload: &PublicKeyPayload) -> bool {
+        let key = decode_public_key(&payload.public_key)
+            .and_then(|raw| VerifyingKey::from_bytes(&raw).ok());
+        key.is_some() && self.key(&payload.key_version) == key.as_ref()
+    }
+
+    fn key(&self, version: &str) -> Option<&VerifyingKey> {
+        self.keys.get(version).or(self.bare.as_ref())
+    }
+
+    /// Checks a base64 signature of `message` with the key of `version` (strict RFC 8032
+    /// verification); the error is the reason shown to the auditor.
+    pub fn verify(&self, version: &str, message: &[u8], signature_b64: &str) -> Result<(), String> {
+        let Some(key) = self.key(version) else {
+            return Err(format!("no key of version {version} was given"));
+        };
+        let Some(signature) = decode_signature(signature_b64) else {
+            return Err("the signature is not standard base64 of 64 bytes".to_owned());
+        };
+        key.verify_strict(message, &signature)
+            .map_err(|_| format!("the signature does not verify with key version {version}"))
+    }
+}
+
 /// Checks an Ed25519 signature over the ASCII bytes of `hash_hex` with only the public key.
 pub fn verify_ed25519(public_key_b64: &str, hash_hex: &str, signature_b64: &str) -> bool {
     let key = decode_public_key(public_key_b64).and_then(|raw| VerifyingKey::from_bytes(&raw).ok());

@@ -21,7 +21,9 @@ pub mod time;
 pub use canonical::{CanonicalError, parse_strict, to_canonical, to_canonical_vec};
 pub use decimal::{Decimal6, DecimalError};
 pub use dev_keys::load_or_create_dev_keys;
-pub use ed25519_ring::{Ed25519Keyring, PublicKeyPayload, generate_ed25519_seed, verify_ed25519};
+pub use ed25519_ring::{
+    Ed25519Keyring, PublicKeyPayload, PublicKeyRing, generate_ed25519_seed, verify_ed25519,
+};
 pub use hash::{
     CountryFactors, EVENT_HASH_FIELDS, EventHashInput, InvalidSha256Hex, MethodologyContent,
     MethodologyHashInput, Sha256Hex, checksum, event_hash, hash_canonical, methodology_hash,

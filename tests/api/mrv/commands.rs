@@ -14,7 +14,37 @@ on_both_backends!(
     the_cli_creates_an_export,
     the_offline_command_verifies_with_the_public_key_alone,
     a_forged_impact_fails_even_re_hashed_and_re_signed,
+    impacts_signed_before_a_key_rotation_verify_with_the_history,
 );
+
+/// The fixed keys of the test credentials, authentication left off.
+fn keys_only(vars: &mut greenos::config::Vars) {
+    for (name, value) in crate::credentials::secret_pairs() {
+        if name != "GREENOS_API_TOKENS_JSON" {
+            vars.set(name, value);
+        }
+    }
+}
+
+/// Runs `greenos verify` with `args`, nothing else in its environment.
+async fn verify_command(args: Vec<std::ffi::OsString>) -> (bool, String) {
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
+            .arg("verify")
+            .args(args)
+            .env_clear()
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .expect("joined");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
 
 /// Runs `greenos export --period 3M --period-end 2026-04-01` against the app's database, with
 /// nothing else in its environment.
@@ -119,14 +149,6 @@ async fn a_forged_impact_fails_even_re_hashed_and_re_signed(backend: Backend) {
     use ed25519_dalek::{Signer as _, SigningKey};
     use sha2::{Digest, Sha256};
 
-    // The fixed keys of the test credentials, authentication left off.
-    let keys_only = |vars: &mut greenos::config::Vars| {
-        for (name, value) in crate::credentials::secret_pairs() {
-            if name != "GREENOS_API_TOKENS_JSON" {
-                vars.set(name, value);
-            }
-        }
-    };
     let Some(app) = TestApp::spawn_with(backend, keys_only).await else {
         return;
     };
@@ -175,4 +197,102 @@ async fn a_forged_impact_fails_even_re_hashed_and_re_signed(backend: Backend) {
         assert!(stdout.contains("payload hash    OK"), "{field}: {stdout}");
         assert!(stdout.contains(expected), "{field}: {stdout}");
     }
+}
+
+/// A trip signed under key `v1`, another after the rotation to `v2`, exported under `v2`: the
+/// active key alone cannot check the first impact, the published history can (given with
+/// `--public-keys`, or carried, signed, by the evidence package).
+async fn impacts_signed_before_a_key_rotation_verify_with_the_history(backend: Backend) {
+    use tower::ServiceExt;
+
+    let Some(app) = TestApp::spawn_with(backend, keys_only).await else {
+        return;
+    };
+    ingest(&app, &[trip("rot-1", "CI", "2026-01-05T10:00:00Z", 5.0)]).await;
+    let seed_v2 = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"rotated to v2"))
+    };
+    let mut vars = app.vars.clone();
+    vars.set("GREENOS_ED25519_ACTIVE_KEY_VERSION", "v2");
+    vars.set(
+        "GREENOS_ED25519_KEYS_JSON",
+        json!({"v1": crate::credentials::ed25519_seed_v1(), "v2": seed_v2}).to_string(),
+    );
+    let config = greenos::config::Config::from_vars(&vars).expect("configuration");
+    let rotated = greenos::app::AppState::build(config)
+        .await
+        .expect("the rotated instance");
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            ))
+            .expect("request");
+        let router = greenos::router::router(rotated.clone());
+        async move {
+            let response = router.oneshot(request).await.expect("served");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (status, bytes.to_vec())
+        }
+    };
+    let trips = json!([trip("rot-2", "KE", "2026-02-05T10:00:00Z", 7.0)]);
+    let (status, _) = call("POST", "/api/v2/esg/trips", Some(trips)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let period = json!({"period": "3M", "period_end": "2026-04-01T00:00:00Z"});
+    let (status, export) = call("POST", "/api/v2/esg/mrv/export", Some(period)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let export: serde_json::Value = serde_json::from_slice(&export).expect("json");
+    let base = format!(
+        "/api/v2/esg/mrv/export/{}",
+        export["export_id"].as_str().expect("id")
+    );
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut files = Vec::new();
+    for (path, name) in [
+        (base.clone(), "artifact.json"),
+        (format!("{base}/evidence"), "evidence.zip"),
+        ("/api/v2/esg/public-key".to_owned(), "key-v2.json"),
+        ("/api/v2/esg/public-keys".to_owned(), "history.json"),
+    ] {
+        let (status, bytes) = call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).expect("written");
+        files.push(file.into_os_string());
+    }
+    let [artifact, evidence, key, history] = <[_; 4]>::try_from(files).expect("four files");
+    let (ok, printed) =
+        verify_command(vec![artifact.clone(), "--public-key".into(), key.clone()]).await;
+    assert!(!ok, "{printed}");
+    assert!(printed.contains("impact ed25519  FAIL"), "{printed}");
+    assert!(
+        printed.contains("no key of version v1 was given"),
+        "{printed}"
+    );
+    assert!(printed.contains("ed25519         OK"), "{printed}");
+    let (ok, printed) = verify_command(vec![
+        artifact,
+        "--public-key".into(),
+        key.clone(),
+        "--public-keys".into(),
+        history,
+    ])
+    .await;
+    assert!(ok, "{printed}");
+    assert!(
+        printed.contains("2 signatures of event_hash checked, 0 failed (key versions v1, v2)"),
+        "{printed}"
+    );
+    let (ok, printed) = verify_command(vec![evidence, "--public-key".into(), key]).await;
+    assert!(ok, "{printed}");
+    assert!(printed.contains("key history     OK"), "{printed}");
+    assert!(printed.contains("verified        YES"), "{printed}");
 }

@@ -3,6 +3,8 @@
 //! to what they hold, through these same functions.
 
 pub(crate) mod consistency;
+pub(crate) mod impacts;
+pub(crate) mod pool;
 pub(crate) mod reading;
 pub(crate) mod scan;
 pub(crate) mod stored;
@@ -15,8 +17,10 @@ use crate::mrv::build::payload::MethodologyBinding;
 use crate::mrv::error::MrvError;
 use crate::mrv::read::artifact::ArtifactHeader;
 use crate::mrv::verify::consistency::ProofReport;
+use crate::mrv::verify::impacts::SignatureTally;
 use crate::mrv::verify::reading::ArtifactReading;
-use crate::proof::{Sha256Hex, Signer, verify_ed25519};
+use crate::proof::ed25519_ring::ED25519_ALGORITHM;
+use crate::proof::{MethodologyHashInput, PublicKeyRing, Sha256Hex, Signer, methodology_hash};
 
 /// Every flag of one export verification, with what was compared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -42,6 +46,13 @@ pub struct ExportVerification {
     /// The non-double-counting proof and the payload's totals hold (checked on artifacts).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof_valid: Option<bool>,
+    /// Every impact's Ed25519 signature of its `event_hash` verifies (checked offline, where
+    /// the published keys are at hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact_signatures_valid: Option<bool>,
+    /// How many impact signatures were checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact_signatures_checked: Option<u64>,
     /// The declared methodology version.
     pub methodology_version: String,
     /// The declared methodology hash.
@@ -78,6 +89,8 @@ impl ExportVerification {
             asym_signature_valid: false,
             methodology_valid: true,
             proof_valid: None,
+            impact_signatures_valid: None,
+            impact_signatures_checked: None,
             methodology_version: header.methodology_version.clone(),
             methodology_hash: header.methodology_hash.clone(),
             recomputed_methodology_hash: None,
@@ -110,19 +123,61 @@ impl ExportVerification {
         self
     }
 
-    /// Checks the Ed25519 signature with a public key alone (offline); HMAC stays unchecked.
-    pub fn check_ed25519(&mut self, header: &ArtifactHeader, public_key_b64: &str) -> &mut Self {
-        self.asym_signature_valid = header.asym_algorithm == "ED25519"
-            && verify_ed25519(
-                public_key_b64,
-                &header.verification_hash,
+    /// Checks the Ed25519 signature with published keys alone (offline); HMAC stays unchecked.
+    pub fn check_ed25519(&mut self, header: &ArtifactHeader, keys: &PublicKeyRing) -> &mut Self {
+        let outcome = if header.asym_algorithm == ED25519_ALGORITHM {
+            keys.verify(
+                &header.asym_key_version,
+                header.verification_hash.as_bytes(),
                 &header.asym_signature,
-            );
-        if !self.asym_signature_valid {
+            )
+        } else {
+            Err(format!("asym_algorithm is {:?}", header.asym_algorithm))
+        };
+        self.asym_signature_valid = outcome.is_ok();
+        if let Err(reason) = outcome {
+            self.problems.push(format!("Ed25519: {reason}"));
+        }
+        self
+    }
+
+    /// Records the check of every impact's Ed25519 signature.
+    pub fn check_impact_signatures(&mut self, tally: &SignatureTally) -> &mut Self {
+        self.impact_signatures_valid = Some(tally.failed == 0);
+        self.impact_signatures_checked = Some(tally.checked);
+        self.problems.extend(tally.problems.iter().cloned());
+        if tally.failed as usize > tally.problems.len() {
             self.problems.push(format!(
-                "Ed25519: the signature does not verify with the given public key (key version {})",
-                header.asym_key_version
+                "{} impact signatures in all do not verify",
+                tally.failed
             ));
+        }
+        self
+    }
+
+    /// Checks the declared binding against a methodology snapshot held outside the service
+    /// (an evidence package's `methodology.json`): its content must hash to the declared
+    /// `methodology_hash`, and name the declared version.
+    pub fn check_snapshot(&mut self, snapshot: Option<&MethodologyHashInput>) -> &mut Self {
+        match snapshot {
+            None => self.methodology_mismatch(
+                "the methodology snapshot is missing or malformed".to_owned(),
+            ),
+            Some(content) => {
+                let recomputed = methodology_hash(content);
+                if content.methodology_version != self.methodology_version {
+                    self.methodology_mismatch(format!(
+                        "the snapshot is methodology {}, the export declares {}",
+                        content.methodology_version, self.methodology_version
+                    ));
+                } else if recomputed.as_str() != self.methodology_hash {
+                    self.methodology_mismatch(format!(
+                        "the snapshot hashes to {recomputed}, the export declares {}",
+                        self.methodology_hash
+                    ));
+                }
+                self.recomputed_methodology_hash = Some(recomputed.as_str().to_owned());
+            }
         }
         self
     }
@@ -188,7 +243,8 @@ impl ExportVerification {
             && self.signature_valid != Some(false)
             && self.asym_signature_valid
             && self.methodology_valid
-            && self.proof_valid != Some(false);
+            && self.proof_valid != Some(false)
+            && self.impact_signatures_valid != Some(false);
         self
     }
 
@@ -198,7 +254,9 @@ impl ExportVerification {
         let verification = Box::new(self);
         if !verification.hash_valid || verification.proof_valid == Some(false) {
             Err(MrvError::Tampered { verification })
-        } else if verification.signature_valid == Some(false) || !verification.asym_signature_valid
+        } else if verification.signature_valid == Some(false)
+            || !verification.asym_signature_valid
+            || verification.impact_signatures_valid == Some(false)
         {
             Err(MrvError::InvalidSignature { verification })
         } else if !verification.methodology_valid {
@@ -214,7 +272,7 @@ impl ExportVerification {
             Some(FailedCheck::Payload)
         } else if self.signature_valid == Some(false) {
             Some(FailedCheck::Signature)
-        } else if !self.asym_signature_valid {
+        } else if !self.asym_signature_valid || self.impact_signatures_valid == Some(false) {
             Some(FailedCheck::AsymSignature)
         } else if !self.methodology_valid {
             Some(FailedCheck::Methodology)
@@ -277,12 +335,14 @@ pub fn verify_artifact(
     verification.finish().into_result()
 }
 
-/// Verifies an artifact offline with a public key alone (`greenos verify`): the payload hash,
-/// the Ed25519 signature, the proof and totals, and the binding between artifact and payload.
-/// HMAC needs the secret key and the registry needs the service: both stay unchecked.
+/// Verifies an artifact offline with published keys alone (`greenos verify`): the payload
+/// hash, the Ed25519 signature, the proof and totals, every impact's signature when the reading
+/// checked them, and the binding between artifact and payload (and to `snapshot`, an evidence
+/// package's methodology, when given). HMAC needs the secret key: it stays unchecked.
 pub fn verify_artifact_offline(
     reading: &ArtifactReading,
-    public_key_b64: &str,
+    keys: &PublicKeyRing,
+    snapshot: Option<Option<&MethodologyHashInput>>,
 ) -> ExportVerification {
     let header = &reading.header;
     let mut verification = ExportVerification::new(
@@ -292,7 +352,13 @@ pub fn verify_artifact_offline(
     );
     verification
         .check_proof(&reading.proof)
-        .check_ed25519(header, public_key_b64)
+        .check_ed25519(header, keys)
         .check_payload_binding(reading.proof.binding.as_ref());
+    if let Some(tally) = &reading.proof.impact_signatures {
+        verification.check_impact_signatures(tally);
+    }
+    if let Some(snapshot) = snapshot {
+        verification.check_snapshot(snapshot);
+    }
     verification.finish()
 }

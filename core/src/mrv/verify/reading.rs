@@ -24,6 +24,7 @@ use self::value::CanonicalSeed;
 use crate::mrv::error::MrvError;
 use crate::mrv::read::artifact::ArtifactHeader;
 use crate::mrv::verify::consistency::{PayloadAudit, ProofReport};
+use crate::mrv::verify::pool::AuditOptions;
 use crate::proof::canonical::write_canonical_string;
 use crate::proof::{CanonicalError, Sha256Hex, parse_strict};
 
@@ -40,39 +41,58 @@ pub struct ArtifactReading {
     pub proof: ProofReport,
 }
 
-/// Reads an artifact held in memory.
+/// Reads an artifact held in memory, auditing its impacts in this thread.
 pub fn read_artifact_bytes(bytes: &[u8]) -> Result<ArtifactReading, MrvError> {
+    let options = AuditOptions::default();
     let context = Context::default();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let streamed = ArtifactSeed { context: &context }
-        .deserialize(&mut deserializer)
-        .and_then(|reading| deserializer.end().map(|()| reading));
+    let streamed = ArtifactSeed {
+        context: &context,
+        options: &options,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|reading| deserializer.end().map(|()| reading));
     match streamed {
-        Err(_) if context.out_of_order() => read_in_memory(bytes),
+        Err(_) if context.out_of_order() => read_in_memory(bytes, &options),
         other => other.map_err(|e| context.error(e)),
     }
 }
 
-/// Reads an artifact file, holding one impact at a time (or the whole file, when the payload's
-/// members are not in canonical order).
-pub fn read_artifact_file(path: &Path) -> Result<ArtifactReading, MrvError> {
+/// Reads an artifact file, holding one run of impacts at a time (or the whole file, when the
+/// payload's members are not in canonical order).
+pub fn read_artifact_file(
+    path: &Path,
+    options: &AuditOptions,
+) -> Result<ArtifactReading, MrvError> {
+    read_artifact_from(|| File::open(path), options)
+}
+
+/// Reads the artifact that `open` gives (called again, for a second read from the start, when
+/// the payload's members are not in canonical order).
+pub fn read_artifact_from<R: Read>(
+    open: impl Fn() -> std::io::Result<R>,
+    options: &AuditOptions,
+) -> Result<ArtifactReading, MrvError> {
     let context = Context::default();
-    let reader = BufReader::with_capacity(1024 * 1024, File::open(path)?);
+    let reader = BufReader::with_capacity(1024 * 1024, open()?);
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
-    let streamed = ArtifactSeed { context: &context }
-        .deserialize(&mut deserializer)
-        .and_then(|reading| deserializer.end().map(|()| reading));
+    let streamed = ArtifactSeed {
+        context: &context,
+        options,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|reading| deserializer.end().map(|()| reading));
     match streamed {
         Err(_) if context.out_of_order() => {
             let mut bytes = Vec::new();
-            File::open(path)?.read_to_end(&mut bytes)?;
-            read_in_memory(&bytes)
+            open()?.read_to_end(&mut bytes)?;
+            read_in_memory(&bytes, options)
         }
         other => other.map_err(|e| context.error(e)),
     }
 }
 
-fn read_in_memory(bytes: &[u8]) -> Result<ArtifactReading, MrvError> {
+fn read_in_memory(bytes: &[u8], options: &AuditOptions) -> Result<ArtifactReading, MrvError> {
     let value = parse_strict(bytes).map_err(|e| match e {
         CanonicalError::DuplicateKey(key) => duplicate(&key),
         other => MrvError::InvalidJson {
@@ -80,9 +100,12 @@ fn read_in_memory(bytes: &[u8]) -> Result<ArtifactReading, MrvError> {
         },
     })?;
     let context = Context::default();
-    ArtifactSeed { context: &context }
-        .deserialize(value)
-        .map_err(|e| context.error(e))
+    ArtifactSeed {
+        context: &context,
+        options,
+    }
+    .deserialize(value)
+    .map_err(|e| context.error(e))
 }
 
 fn duplicate(key: &str) -> MrvError {
@@ -140,6 +163,7 @@ impl Context {
 
 struct ArtifactSeed<'c> {
     context: &'c Context,
+    options: &'c AuditOptions,
 }
 
 impl<'de> DeserializeSeed<'de> for ArtifactSeed<'_> {
@@ -167,6 +191,7 @@ impl<'de> Visitor<'de> for ArtifactSeed<'_> {
                 }
                 payload = Some(map.next_value_seed(PayloadSeed {
                     context: self.context,
+                    options: self.options,
                 })?);
             } else {
                 if fields.contains_key(&key) {
@@ -209,6 +234,7 @@ impl PayloadHasher {
 
 struct PayloadSeed<'c> {
     context: &'c Context,
+    options: &'c AuditOptions,
 }
 
 impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
@@ -228,7 +254,7 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = PayloadHasher::default();
-        let mut audit = PayloadAudit::default();
+        let mut audit = PayloadAudit::new(self.options);
         let mut previous: Option<String> = None;
         out.put(b"{");
         while let Some(key) = map.next_key::<String>()? {

@@ -208,3 +208,100 @@ fn out_of_order_payload_members_fall_back_and_duplicates_are_refused() {
         Err(crate::mrv::MrvError::InvalidJson { .. })
     ));
 }
+
+/// 1 300 impacts, each signed with `key`, and the parts whose totals they sum to.
+fn signed_impacts(key: &ed25519_dalek::SigningKey) -> (PayloadParts, Vec<Value>) {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let mut impacts: Vec<Value> = (0..1_299)
+        .map(|i| impact(&format!("trip-{i:04}"), "CI", "10.000000", "1.440000"))
+        .collect();
+    impacts.push(impact("trip-a", "CI", "10.000000", "1.440000"));
+    for impact in &mut impacts {
+        let hash = impact["event_hash"].as_str().unwrap_or_default().to_owned();
+        let signature = key.sign(hash.as_bytes()).to_bytes();
+        impact["asym_signature"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(signature));
+    }
+    let mut parts = parts();
+    let totals = Totals {
+        impacts_count: 1_300,
+        total_distance_km_micro: 13_000_000_000,
+        total_co2_avoided_kg_micro: 1_872_000_000,
+    };
+    parts.aggregation = Aggregation {
+        totals,
+        by_country: [("CI".to_owned(), totals)].into_iter().collect(),
+    };
+    parts.duplicates.raw_impacts_count = 1_301;
+    (parts, impacts)
+}
+
+/// Reads `impacts` framed as an artifact, auditing them as `options` says.
+fn read_with(
+    parts: &PayloadParts,
+    impacts: &[Value],
+    options: &crate::mrv::AuditOptions,
+) -> crate::mrv::ArtifactReading {
+    let bytes = payload(parts, impacts);
+    let header = header(sha256_hex(&bytes).as_str());
+    let artifact = artifact(&header, &bytes);
+    crate::mrv::read_artifact_from(|| Ok(std::io::Cursor::new(artifact.clone())), options)
+        .expect("readable")
+}
+
+#[test]
+fn worker_threads_and_the_reading_thread_reach_the_same_verdict() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let mut ring = crate::proof::PublicKeyRing::default();
+    let version = crate::proof::keys::KeyVersion::parse("v1").expect("version");
+    ring.insert(&crate::proof::PublicKeyPayload::new(
+        &version,
+        &key.verifying_key(),
+    ))
+    .expect("a valid key");
+    let inline = crate::mrv::AuditOptions {
+        workers: 0,
+        keys: Some(std::sync::Arc::new(ring.clone())),
+    };
+    let workers = crate::mrv::AuditOptions {
+        workers: 3,
+        keys: Some(std::sync::Arc::new(ring)),
+    };
+    let (parts, mut impacts) = signed_impacts(&key);
+    for options in [&inline, &workers] {
+        let reading = read_with(&parts, &impacts, options);
+        assert_eq!(reading.proof.problems, Vec::<String>::new());
+        let tally = reading.proof.impact_signatures.expect("signatures checked");
+        assert_eq!((tally.checked, tally.failed), (1_300, 0));
+    }
+    // Two impacts swapped across the boundary of two runs (512 impacts each), and one
+    // impact's signature replaced by its neighbour's.
+    impacts.swap(511, 512);
+    let neighbour = impacts[901]["asym_signature"].clone();
+    impacts[900]["asym_signature"] = neighbour;
+    let verdicts: Vec<_> = [&inline, &workers]
+        .into_iter()
+        .map(|options| read_with(&parts, &impacts, options).proof)
+        .collect();
+    assert_eq!(verdicts[0], verdicts[1]);
+    let proof = &verdicts[0];
+    assert!(
+        proof
+            .problems
+            .iter()
+            .any(|p| p.contains("\"trip-0511\" follows \"trip-0512\"")),
+        "{:?}",
+        proof.problems
+    );
+    let tally = proof
+        .impact_signatures
+        .as_ref()
+        .expect("signatures checked");
+    assert_eq!((tally.checked, tally.failed), (1_300, 1));
+    assert!(
+        tally.problems[0].contains("trip-0900"),
+        "{:?}",
+        tally.problems
+    );
+}
