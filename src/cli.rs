@@ -47,7 +47,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Write the auditor's evidence package of one export (a ZIP archive) to a file.
     Evidence(EvidenceArgs),
-    /// Verify an MRV export artifact offline, with the public key alone (no database).
+    /// Verify an MRV export artifact or evidence package offline, with published keys alone.
     Verify(VerifyArgs),
     /// Operate the transactional outbox.
     Outbox {

@@ -226,6 +226,43 @@ impl PublicKeyRing {
         self.keys.get(version).or(self.bare.as_ref())
     }
 
+    /// Checks many base64 signatures made under `version`, given as `(message, signature)`,
+    /// in one batch (RFC 8032 batch verification, about twice as fast per signature); when the
+    /// batch fails, each is checked alone, strictly, to name the failures. Answers the position
+    /// and reason of each failure.
+    pub fn verify_all(&self, version: &str, items: &[(&[u8], &str)]) -> Vec<(usize, String)> {
+        let Some(key) = self.key(version) else {
+            let reason = format!("no key of version {version} was given");
+            return (0..items.len()).map(|i| (i, reason.clone())).collect();
+        };
+        let mut failures = Vec::new();
+        let mut decoded = Vec::with_capacity(items.len());
+        for (i, (message, signature_b64)) in items.iter().enumerate() {
+            match decode_signature(signature_b64) {
+                Some(signature) => decoded.push((i, *message, signature)),
+                None => failures.push((
+                    i,
+                    "the signature is not standard base64 of 64 bytes".to_owned(),
+                )),
+            }
+        }
+        let messages: Vec<&[u8]> = decoded.iter().map(|(_, m, _)| *m).collect();
+        let signatures: Vec<Signature> = decoded.iter().map(|(_, _, s)| *s).collect();
+        let keys = vec![*key; decoded.len()];
+        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_err() {
+            for (i, message, signature) in &decoded {
+                if key.verify_strict(message, signature).is_err() {
+                    failures.push((
+                        *i,
+                        format!("the signature does not verify with key version {version}"),
+                    ));
+                }
+            }
+            failures.sort_by_key(|(i, _)| *i);
+        }
+        failures
+    }
+
     /// Checks a base64 signature of `message` with the key of `version` (strict RFC 8032
     /// verification); the error is the reason shown to the auditor.
     pub fn verify(&self, version: &str, message: &[u8], signature_b64: &str) -> Result<(), String> {

@@ -82,29 +82,50 @@ pub struct SignatureTally {
     pub problems: Vec<String>,
 }
 
-impl SignatureTally {
-    fn record(&mut self, facts: &ImpactFacts, keys: &PublicKeyRing) {
-        self.checked += 1;
-        if !self.key_versions.contains(&facts.asym_key_version) {
-            self.key_versions.insert(facts.asym_key_version.clone());
+/// Signatures waiting for their batch: by key version, `(trip_id, event_hash, signature)`.
+#[derive(Debug, Default)]
+struct PendingSignatures(BTreeMap<String, Vec<(String, String, String)>>);
+
+impl PendingSignatures {
+    fn push(&mut self, facts: &ImpactFacts) -> Result<(), String> {
+        if facts.asym_algorithm != ED25519_ALGORITHM {
+            return Err(format!("asym_algorithm is {:?}", facts.asym_algorithm));
         }
-        let outcome = if facts.asym_algorithm == ED25519_ALGORITHM {
-            keys.verify(
-                &facts.asym_key_version,
-                facts.event_hash.as_bytes(),
-                &facts.asym_signature,
-            )
-        } else {
-            Err(format!("asym_algorithm is {:?}", facts.asym_algorithm))
+        let batch = match self.0.get_mut(&facts.asym_key_version) {
+            Some(batch) => batch,
+            None => self.0.entry(facts.asym_key_version.clone()).or_default(),
         };
-        if let Err(reason) = outcome {
-            self.failed += 1;
-            if self.problems.len() < MAX_PROBLEMS {
-                self.problems.push(format!(
-                    "impact {:?}: Ed25519 signature of event_hash: {reason}",
-                    facts.trip_id
-                ));
+        batch.push((
+            facts.trip_id.clone(),
+            facts.event_hash.clone(),
+            facts.asym_signature.clone(),
+        ));
+        Ok(())
+    }
+
+    /// Checks every pending signature into `tally`.
+    fn check(self, keys: &PublicKeyRing, tally: &mut SignatureTally) {
+        for (version, batch) in self.0 {
+            let items: Vec<(&[u8], &str)> = batch
+                .iter()
+                .map(|(_, hash, signature)| (hash.as_bytes(), signature.as_str()))
+                .collect();
+            tally.checked += batch.len() as u64;
+            for (i, reason) in keys.verify_all(&version, &items) {
+                tally.fail(&batch[i].0, &reason);
             }
+            tally.key_versions.insert(version);
+        }
+    }
+}
+
+impl SignatureTally {
+    fn fail(&mut self, trip_id: &str, reason: &str) {
+        self.failed += 1;
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(format!(
+                "impact {trip_id:?}: Ed25519 signature of event_hash: {reason}"
+            ));
         }
     }
 
@@ -146,13 +167,17 @@ impl RunAudit {
     /// signatures are checked when `keys` are given.
     pub(crate) fn of(run: &ImpactRun, first_index: u64, keys: Option<&PublicKeyRing>) -> RunAudit {
         let mut audit = RunAudit::default();
+        let mut pending = keys.map(|_| PendingSignatures::default());
         for (offset, canonical) in (0u64..).zip(run.iter()) {
-            audit.impact(canonical, first_index + offset + 1, keys);
+            audit.impact(canonical, first_index + offset + 1, pending.as_mut());
+        }
+        if let (Some(pending), Some(keys)) = (pending, keys) {
+            pending.check(keys, &mut audit.signatures);
         }
         audit
     }
 
-    fn impact(&mut self, canonical: &[u8], number: u64, keys: Option<&PublicKeyRing>) {
+    fn impact(&mut self, canonical: &[u8], number: u64, pending: Option<&mut PendingSignatures>) {
         self.impacts += 1;
         let facts: ImpactFacts = match serde_json::from_slice(canonical) {
             Ok(facts) => facts,
@@ -167,8 +192,11 @@ impl RunAudit {
             self.problem(unsorted(&facts.trip_id, last));
         }
         self.check_own_proofs(&facts);
-        if let Some(keys) = keys {
-            self.signatures.record(&facts, keys);
+        if let Some(pending) = pending
+            && let Err(reason) = pending.push(&facts)
+        {
+            self.signatures.checked += 1;
+            self.signatures.fail(&facts.trip_id, &reason);
         }
         let micro = |d: Decimal6| d.to_micro().unwrap_or(i64::MAX);
         let totals = Totals {
