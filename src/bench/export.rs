@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
+use crate::bench::cpu::{CpuSnapshot, CpuUsage};
 use crate::bench::seed::{seed, template};
 use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
@@ -58,6 +59,8 @@ struct Built {
     peak_mib: f64,
     cpu_seconds: f64,
     wall: Duration,
+    /// The whole machine's CPU over the child's run (GreenOS and PostgreSQL).
+    machine: CpuUsage,
 }
 
 /// Runs the export benchmark and prints its tables.
@@ -103,9 +106,11 @@ async fn measure(
             started.elapsed().as_secs_f64()
         );
         let period_end = format!("2026-{:02}-01", 4 + 3 * quarter);
+        let cpu = CpuSnapshot::take();
         let (export, wall) = child_export(database_url, &dir.join("data"), &period_end).await?;
+        let machine = CpuSnapshot::take().since(&cpu);
         eprintln!("exported {impacts} impacts: {export}");
-        built.push(parse_export(impacts, &export, wall)?);
+        built.push(parse_export(impacts, &export, wall, machine)?);
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
@@ -177,7 +182,12 @@ fn number(output: &str, label: &str) -> anyhow::Result<f64> {
         .with_context(|| format!("no {label:?} in the command's output"))
 }
 
-fn parse_export(impacts: u64, output: &str, wall: Duration) -> anyhow::Result<Built> {
+fn parse_export(
+    impacts: u64,
+    output: &str,
+    wall: Duration,
+    machine: CpuUsage,
+) -> anyhow::Result<Built> {
     Ok(Built {
         impacts,
         export_id: field(output, "export_id")
@@ -188,17 +198,18 @@ fn parse_export(impacts: u64, output: &str, wall: Duration) -> anyhow::Result<Bu
         peak_mib: number(output, "peak memory")?,
         cpu_seconds: number(output, "cpu time")?,
         wall,
+        machine,
     })
 }
 
 fn build_table(args: &BenchExportArgs, built: &[Built]) -> String {
     let mut out = String::from(
-        "| impacts | duplicates removed | payload MiB | build s | impacts/s | peak RSS MiB | process wall s | process CPU s |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| impacts | duplicates removed | payload MiB | build s | impacts/s | peak RSS MiB | process wall s | process CPU s | machine µs/impact | cores busy |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for b in built {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {:.2} | {:.1} |",
+            "| {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.2} |",
             b.impacts,
             b.impacts * args.duplicate_percent / 100,
             b.payload_bytes as f64 / 1_048_576.0,
@@ -206,7 +217,9 @@ fn build_table(args: &BenchExportArgs, built: &[Built]) -> String {
             b.impacts as f64 / b.seconds.max(1e-9),
             b.peak_mib,
             b.wall.as_secs_f64(),
-            b.cpu_seconds
+            b.cpu_seconds,
+            b.machine.machine.as_secs_f64() * 1e6 / b.impacts.max(1) as f64,
+            b.machine.cores_busy()
         );
     }
     out
@@ -289,8 +302,10 @@ async fn offline(
         .arg(&path)
         .args(["--public-key", &public_key]);
     let started = Instant::now();
+    let cpu = CpuSnapshot::take();
     let output = tokio::task::spawn_blocking(move || command.output()).await??;
     let verify = started.elapsed();
+    let verify_cpu = CpuSnapshot::take().since(&cpu);
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The seeded rows replicate one real impact's hashes and signatures (`seed.rs`), so their
     // own proofs fail by design; the payload hash and the export's signature must hold. The
@@ -299,11 +314,18 @@ async fn offline(
         bail!("greenos verify failed on the downloaded artifact: {stdout}");
     }
     let verified = format!(
-        "artifact of {} impacts ({:.1} MiB): downloaded in {:.2} s; `greenos verify` {:.2} s (seeded impacts fail their own proofs by design), peak RSS {:.0} MiB",
+        "artifact of {} impacts ({:.1} MiB): downloaded in {:.2} s; `greenos verify` {:.2} s, {:.0} impacts/s, {} (seeded impacts fail their own proofs by design), peak RSS {:.0} MiB",
         target.impacts,
         bytes as f64 / 1_048_576.0,
         download.as_secs_f64(),
         verify.as_secs_f64(),
+        target.impacts as f64 / verify.as_secs_f64().max(1e-9),
+        format_args!(
+            "machine {:.1} µs per impact, {:.1} of {} cores busy",
+            verify_cpu.machine.as_secs_f64() * 1e6 / target.impacts.max(1) as f64,
+            verify_cpu.cores_busy(),
+            cpus()
+        ),
         number(&stdout, "peak memory")?,
     );
     let archive = dir.join("evidence.zip");
