@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tables;
 mod m20261123_000002_append_only;
 mod m20261201_000003_dashboard_indexes;
+mod m20261201_000004_outbox_pending_index;
 
 /// The ordered list of GreenOS migrations.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261123_000002_append_only::Migration),
             Box::new(m20261201_000003_dashboard_indexes::Migration),
+            Box::new(m20261201_000004_outbox_pending_index::Migration),
         ]
     }
 }

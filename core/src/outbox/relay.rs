@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use crate::outbox::OutboxStatus;
+use crate::outbox::store::IS_PENDING;
 use crate::proof::UtcMicros;
 
 use esg_outbox_events::{Column, Entity};
@@ -98,9 +99,9 @@ struct ClaimedRow {
     created_at: DateTime<Utc>,
 }
 
-/// Claims up to `limit` due `PENDING` events, the longest due first: the order of the
-/// `(status, next_attempt_at)` index, so a claim reads `limit` index entries whatever the
-/// backlog (new events are due at their commit, so this is commit order for them).
+/// Claims up to `limit` due `PENDING` events, the longest due first: the order of the partial
+/// index of pending rows, so a claim reads `limit` index entries whatever the backlog (new
+/// events are due at their commit, so this is commit order for them).
 pub(crate) async fn claim(db: &DatabaseConnection, limit: u64) -> Result<OutboxClaim, DbErr> {
     let backend = db.get_database_backend();
     let txn = match backend {
@@ -114,13 +115,12 @@ pub(crate) async fn claim(db: &DatabaseConnection, limit: u64) -> Result<OutboxC
     };
     let sql = format!(
         "SELECT event_id, topic, payload, attempts, created_at FROM esg_outbox_events \
-         WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3{lock}"
+         WHERE {IS_PENDING} AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2{lock}"
     );
     let rows = ClaimedRow::find_by_statement(Statement::from_sql_and_values(
         backend,
         sql,
         [
-            OutboxStatus::Pending.as_str().into(),
             UtcMicros::now().as_datetime().into(),
             i64::try_from(limit).unwrap_or(i64::MAX).into(),
         ],
@@ -247,7 +247,7 @@ async fn audit(
 pub(crate) async fn pending<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     Entity::find()
-        .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+        .filter(Expr::cust(IS_PENDING))
         .count(db)
         .await
 }

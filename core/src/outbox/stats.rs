@@ -3,12 +3,10 @@
 
 use greenos_entity::esg_outbox_events::{Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 use serde::Serialize;
 
-use crate::outbox::OutboxStatus;
+use crate::outbox::store::IS_PENDING;
 use crate::proof::UtcMicros;
 
 /// Events of one topic in one status.
@@ -76,7 +74,7 @@ pub(crate) async fn stats<C: ConnectionTrait>(db: &C) -> Result<OutboxStats, DbE
     let oldest = Entity::find()
         .select_only()
         .column_as(Expr::col(Column::CreatedAt).min(), "oldest")
-        .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+        .filter(Expr::cust(IS_PENDING))
         .into_model::<Oldest>()
         .one(db)
         .await?

@@ -29,6 +29,10 @@ impl OutboxStatus {
     }
 }
 
+/// `status = 'PENDING'` as a literal, the predicate of the partial index of pending rows: a
+/// bound parameter would keep a generic plan from using that index.
+pub(crate) const IS_PENDING: &str = "status = 'PENDING'";
+
 /// The `PENDING` row of `envelope`: zero attempts, due at `now`.
 pub(crate) fn pending_row(
     envelope: &Envelope,
