@@ -1,8 +1,8 @@
 //! The evidence package (SPEC §12): the archive of a real export holds every file, its manifest
 //! and the manifest's signature agree, the artifact inside is the served one, two downloads are
-//! byte-identical, `greenos evidence` writes the same bytes, and the `verify.py` it carries
-//! passes on it, with `cryptography` and with the standard library alone. The CSV neutralises
-//! cells a spreadsheet would run as formulas.
+//! byte-identical, `greenos evidence` writes the same bytes, and both the `verify.py` it carries
+//! (with `cryptography` and with the standard library alone) and `greenos verify` pass on it.
+//! The CSV neutralises cells a spreadsheet would run as formulas.
 
 use std::io::Read;
 
@@ -172,7 +172,35 @@ async fn verify_py_passes_on_a_real_archive(backend: Backend) {
         return;
     };
     let (id, _) = exported(&app).await;
-    let dir = unpack(&download(&app, &id).await);
+    let archive = download(&app, &id).await;
+    // `greenos verify` reads the archive itself, trusting only the published key.
+    let (_, key) = app.get_json("/api/v2/esg/public-key").await;
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let (zip_path, key_path) = (
+        scratch.path().join("evidence.zip"),
+        scratch.path().join("key.json"),
+    );
+    std::fs::write(&zip_path, &archive).expect("written");
+    std::fs::write(&key_path, key.to_string()).expect("written");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
+        .arg("verify")
+        .arg(&zip_path)
+        .arg("--public-key")
+        .arg(&key_path)
+        .env_clear()
+        .output()
+        .expect("the binary runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "greenos verify failed:\n{printed}");
+    for line in [
+        "manifest sig    OK",
+        "manifest        OK",
+        "impact ed25519  OK   3 signatures",
+        "verified        YES",
+    ] {
+        assert!(printed.contains(line), "{line}:\n{printed}");
+    }
+    let dir = unpack(&archive);
     for pure in [false, true] {
         let output = run_verify_py(dir.path(), pure);
         let printed = String::from_utf8_lossy(&output.stdout);
