@@ -10,6 +10,9 @@ pub mod db;
 pub mod error_code;
 /// The signed, append-only impact ledger: trip parsing, computation, storage, verification.
 pub mod ledger;
+/// The transparency log (SPEC §18): RFC 6962 Merkle tree hashing and proofs over Go's
+/// stored-hash layout, and C2SP signed checkpoints.
+pub mod log;
 /// The versioned methodology registry: validation, lifecycle, bootstrap (SPEC §7).
 pub mod methodology;
 /// Prometheus metrics, in an explicit registry owned by the application.

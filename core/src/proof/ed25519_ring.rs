@@ -119,6 +119,16 @@ impl Ed25519Keyring {
             .collect()
     }
 
+    /// The raw Ed25519 signature of `message` under the active key.
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.ring.active().1.sign(message).to_bytes()
+    }
+
+    /// The active version's verifying key.
+    pub(crate) fn active_verifying_key(&self) -> VerifyingKey {
+        self.ring.active().1.verifying_key()
+    }
+
     /// Standard base64 Ed25519 signature of `message` under the active key.
     pub(crate) fn sign_b64(&self, message: &[u8]) -> String {
         BASE64.encode(self.ring.active().1.sign(message).to_bytes())
