@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{EmptySubscription, Request, Response, Schema, ServerError};
 use greenos_core::auth::AuthContext;
 use greenos_core::context::RequestContext;
@@ -127,14 +127,19 @@ impl Graphql {
                 self.settings.max_query_bytes
             ));
         }
+        // One loader per request, each with its own cache: a key loaded once is not asked again
+        // by later batches (on a loaded machine the resolvers of one page reach a loader over
+        // more than one batch window), and nothing outlives the request.
         let request = request
-            .data(DataLoader::new(
+            .data(DataLoader::with_cache(
                 loaders::MethodologyLoader(self.services.clone()),
                 tokio::spawn,
+                HashMapCache::default(),
             ))
-            .data(DataLoader::new(
+            .data(DataLoader::with_cache(
                 loaders::ImpactLoader(self.services.clone()),
                 tokio::spawn,
+                HashMapCache::default(),
             ))
             .data::<AuthContext>(caller.auth.clone())
             .data(caller);

@@ -1,6 +1,5 @@
 //! `impact`, `impacts` and `impactTotals`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use greenos_core::auth::Scope;
 use greenos_core::ledger::{ImpactError, ImpactFilter as CoreFilter, ImpactOrder};
@@ -8,7 +7,7 @@ use greenos_core::page::PageRequest;
 
 use crate::context::{answer, services};
 use crate::guard::ScopeGuard;
-use crate::loaders::ImpactLoader;
+use crate::loaders::Impacts;
 use crate::scalars::DateTime;
 use crate::types::impact::{Impact, ImpactConnection};
 use crate::types::totals::{ImpactGroup, ImpactTotals};
@@ -92,7 +91,7 @@ impl ImpactQuery {
         model_version: Option<String>,
     ) -> Result<Option<Impact>> {
         if let Some(model_version) = model_version {
-            let loader = ctx.data_unchecked::<DataLoader<ImpactLoader>>();
+            let loader = ctx.data_unchecked::<Impacts>();
             let found = loader
                 .load_one((trip_id, model_version))
                 .await

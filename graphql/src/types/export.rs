@@ -1,7 +1,6 @@
 //! `MrvExport`: an export's metadata, totals, proof, binding and verification; its impacts as
 //! a connection read from its payload; never the payload inline.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use greenos_core::mrv::{ExportImpactPage, ExportRecord, ExportVerification, Period};
 use greenos_core::page::PageRequest;
@@ -9,7 +8,7 @@ use greenos_core::proof::Decimal6;
 use serde_json::Value;
 
 use crate::context::{answer, services};
-use crate::loaders::MethodologyLoader;
+use crate::loaders::Methodologies;
 use crate::scalars::{DateTime, Decimal};
 use crate::types::impact::{Impact, ImpactEdge};
 use crate::types::methodology::Methodology;
@@ -213,7 +212,7 @@ impl MrvExport {
     }
     /// That methodology, resolved.
     async fn methodology(&self, ctx: &Context<'_>) -> Result<Option<Methodology>> {
-        let loader = ctx.data_unchecked::<DataLoader<MethodologyLoader>>();
+        let loader = ctx.data_unchecked::<Methodologies>();
         let found = loader
             .load_one(self.0.methodology_version.clone())
             .await

@@ -1,11 +1,10 @@
 //! `Impact`: one signed impact of the ledger, as `GET /impact` returns it.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use greenos_core::ledger::{self, ImpactFilter, ImpactPage};
 
 use crate::context::{answer, services};
-use crate::loaders::MethodologyLoader;
+use crate::loaders::Methodologies;
 use crate::scalars::{DateTime, Decimal};
 use crate::types::methodology::Methodology;
 use crate::types::page::PageInfo;
@@ -65,7 +64,7 @@ impl Impact {
     }
     /// That methodology, resolved (batched with every other impact of the response).
     async fn methodology(&self, ctx: &Context<'_>) -> Result<Option<Methodology>> {
-        let loader = ctx.data_unchecked::<DataLoader<MethodologyLoader>>();
+        let loader = ctx.data_unchecked::<Methodologies>();
         let found = loader
             .load_one(self.0.event.methodology_version.clone())
             .await

@@ -50,11 +50,12 @@ async fn a_dashboard_page_costs_a_constant_number_of_statements(backend: Backend
     let spent = statements(&app).await - before;
     assert_eq!(data["impacts"]["edges"].as_array().map(Vec::len), Some(100));
     assert_eq!(data["exports"]["edges"].as_array().map(Vec::len), Some(20));
-    // One page of impacts, one of exports, and the methodologies of both in batched loads (a
-    // loader batches what is asked within a few milliseconds: on a loaded machine a batch may
-    // split in two). Without the loaders it would be 2 + 100 + 20.
+    // One page of impacts, one of exports, and the methodologies of both in batched, cached
+    // loads. A loader batches what is asked within a millisecond: on a loaded machine the 120
+    // lookups reach it over a few windows, and a window opened while the first load is still in
+    // flight asks again. Without the loaders it would be 2 + 100 + 20.
     assert!(
-        (2.0..=6.0).contains(&spent),
+        (2.0..=10.0).contains(&spent),
         "{spent} statements for one dashboard query"
     );
 }
