@@ -9,6 +9,7 @@ mod m20261123_000001_create_tables;
 mod m20261123_000002_append_only;
 mod m20261201_000003_dashboard_indexes;
 mod m20261201_000004_outbox_pending_index;
+mod m20261201_000005_transparency_log;
 
 /// The ordered list of GreenOS migrations.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_append_only::Migration),
             Box::new(m20261201_000003_dashboard_indexes::Migration),
             Box::new(m20261201_000004_outbox_pending_index::Migration),
+            Box::new(m20261201_000005_transparency_log::Migration),
         ]
     }
 }

@@ -23,13 +23,16 @@ on_both_backends!(
     ledger_seq_increases_and_trip_model_is_unique,
 );
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 9] = [
     "esg_impact_ledger",
     "esg_audit_metadata",
     "esg_mrv_exports",
     "esg_mrv_export_chunks",
     "esg_mrv_methodology",
     "esg_outbox_events",
+    "esg_log_leaves",
+    "esg_log_hashes",
+    "esg_log_checkpoints",
 ];
 
 fn ledger_row(trip_id: &str, model_version: &str) -> esg_impact_ledger::ActiveModel {
@@ -150,6 +153,26 @@ async fn seed_append_only_rows(
     .insert(db)
     .await
     .expect("chunk insert");
+    // The transparency log's tables have no entities yet: raw rows.
+    let blob = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        format!("'\\x{}'", "ab".repeat(32))
+    } else {
+        format!("X'{}'", "ab".repeat(32))
+    };
+    for sql in [
+        format!(
+            "INSERT INTO esg_log_leaves (leaf_index, ledger_seq, created_at) VALUES (0, {}, '2026-01-01T00:00:00Z')",
+            ledger.ledger_seq
+        ),
+        format!("INSERT INTO esg_log_hashes (hash_index, hash) VALUES (0, {blob})"),
+        format!(
+            "INSERT INTO esg_log_checkpoints (tree_size, root_hash, note, key_version, created_at) \
+             VALUES (1, '{}', 'note', 'v1', '2026-01-01T00:00:00Z')",
+            "cd".repeat(32)
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.expect("log row insert");
+    }
     vec![
         (
             "esg_impact_ledger",
@@ -163,6 +186,9 @@ async fn seed_append_only_rows(
         ),
         ("esg_mrv_exports", "export_id", "'exp-1'".to_owned()),
         ("esg_mrv_export_chunks", "export_id", "'exp-1'".to_owned()),
+        ("esg_log_leaves", "leaf_index", "0".to_owned()),
+        ("esg_log_hashes", "hash_index", "0".to_owned()),
+        ("esg_log_checkpoints", "tree_size", "1".to_owned()),
     ]
 }
 
