@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
+use greenos_core::methodology::Methodology;
 use greenos_core::mrv::{ArtifactReading, MANIFEST, MANIFEST_SIGNATURE};
-use greenos_core::proof::{MethodologyHashInput, PublicKeyPayload, PublicKeyRing, sha256_hex};
+use greenos_core::proof::{PublicKeyPayload, PublicKeyRing, sha256_hex};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -36,17 +37,6 @@ const REQUIRED: [&str; 7] = [
 
 /// Small files are read whole; anything larger than this besides the artifact is refused.
 const SMALL_FILE_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// The hashed fields of a methodology (the rest of `methodology.json` is its status).
-const METHODOLOGY_HASHED: [&str; 7] = [
-    "methodology_version",
-    "baseline_reference",
-    "factor_references",
-    "geographic_scope",
-    "country_factors",
-    "formula",
-    "rounding",
-];
 
 /// One check of the archive itself.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -228,15 +218,9 @@ impl Archive {
         ))
     }
 
-    /// The methodology snapshot's hashed content, when `methodology.json` holds one.
-    pub(crate) fn methodology(&self) -> Option<MethodologyHashInput> {
-        let value: Value = serde_json::from_slice(self.file("methodology.json").ok()?).ok()?;
-        let object = value.as_object()?;
-        let hashed: serde_json::Map<String, Value> = METHODOLOGY_HASHED
-            .iter()
-            .filter_map(|key| object.get(*key).map(|v| ((*key).to_owned(), v.clone())))
-            .collect();
-        serde_json::from_value(Value::Object(hashed)).ok()
+    /// The methodology snapshot, when `methodology.json` holds a readable one.
+    pub(crate) fn methodology(&self) -> Option<Methodology> {
+        serde_json::from_slice(self.file("methodology.json").ok()?).ok()
     }
 
     /// Checks the manifest against every file (the artifact as it was read) and the stored

@@ -71,8 +71,8 @@ impl FromStr for MethodologyStatus {
 
 /// One methodology version as stored in the registry: its hashed content, read through
 /// `Deref` (`methodology.methodology_version`, `methodology.country_factors`, ...), plus its
-/// hash and lifecycle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// hash and lifecycle. It reads back from its own JSON (an evidence package's snapshot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Methodology {
     /// The hashed fields: version, baseline, references, scope (sorted), factors of exactly
     /// the scope's countries, formula, rounding.

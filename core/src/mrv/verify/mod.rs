@@ -20,7 +20,7 @@ use crate::mrv::verify::consistency::ProofReport;
 use crate::mrv::verify::impacts::SignatureTally;
 use crate::mrv::verify::reading::ArtifactReading;
 use crate::proof::ed25519_ring::ED25519_ALGORITHM;
-use crate::proof::{MethodologyHashInput, PublicKeyRing, Sha256Hex, Signer, methodology_hash};
+use crate::proof::{PublicKeyRing, Sha256Hex, Signer};
 
 /// Every flag of one export verification, with what was compared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -155,46 +155,29 @@ impl ExportVerification {
         self
     }
 
-    /// Checks the declared binding against a methodology snapshot held outside the service
-    /// (an evidence package's `methodology.json`): its content must hash to the declared
-    /// `methodology_hash`, and name the declared version.
-    pub fn check_snapshot(&mut self, snapshot: Option<&MethodologyHashInput>) -> &mut Self {
-        match snapshot {
-            None => self.methodology_mismatch(
-                "the methodology snapshot is missing or malformed".to_owned(),
-            ),
-            Some(content) => {
-                let recomputed = methodology_hash(content);
-                if content.methodology_version != self.methodology_version {
-                    self.methodology_mismatch(format!(
-                        "the snapshot is methodology {}, the export declares {}",
-                        content.methodology_version, self.methodology_version
-                    ));
-                } else if recomputed.as_str() != self.methodology_hash {
-                    self.methodology_mismatch(format!(
-                        "the snapshot hashes to {recomputed}, the export declares {}",
-                        self.methodology_hash
-                    ));
-                }
-                self.recomputed_methodology_hash = Some(recomputed.as_str().to_owned());
-            }
-        }
-        self
-    }
-
     /// Checks the declared binding against the registry row of that version: the row must
     /// exist and its content must hash to the declared `methodology_hash`.
     pub fn check_registry(&mut self, registry_row: Option<&Methodology>) -> &mut Self {
-        match registry_row {
+        self.check_methodology_row(registry_row, "the registry")
+    }
+
+    /// The same check against a methodology snapshot held outside the service (an evidence
+    /// package's `methodology.json`).
+    pub fn check_snapshot(&mut self, snapshot: Option<&Methodology>) -> &mut Self {
+        self.check_methodology_row(snapshot, "the methodology snapshot")
+    }
+
+    fn check_methodology_row(&mut self, row: Option<&Methodology>, source: &str) -> &mut Self {
+        match row {
             None => self.methodology_mismatch(format!(
-                "methodology version {:?} is not in the registry",
+                "methodology version {:?} is not in {source}",
                 self.methodology_version
             )),
             Some(row) => {
                 let recomputed = row.recompute_hash();
                 if recomputed.as_str() != self.methodology_hash {
                     self.methodology_mismatch(format!(
-                        "the registry's {} hashes to {recomputed}, the export declares {}",
+                        "{source}'s {} hashes to {recomputed}, the export declares {}",
                         row.methodology_version, self.methodology_hash
                     ));
                 }
@@ -342,7 +325,7 @@ pub fn verify_artifact(
 pub fn verify_artifact_offline(
     reading: &ArtifactReading,
     keys: &PublicKeyRing,
-    snapshot: Option<Option<&MethodologyHashInput>>,
+    snapshot: Option<Option<&Methodology>>,
 ) -> ExportVerification {
     let header = &reading.header;
     let mut verification = ExportVerification::new(
