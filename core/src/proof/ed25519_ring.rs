@@ -191,14 +191,12 @@ impl PublicKeyRing {
                 payload.key_version
             ));
         }
-        let key = decode_public_key(&payload.public_key)
-            .and_then(|raw| VerifyingKey::from_bytes(&raw).ok())
-            .ok_or_else(|| {
-                format!(
-                    "key version {} is not a valid Ed25519 public key",
-                    payload.key_version
-                )
-            })?;
+        let key = decode_verifying_key(&payload.public_key).ok_or_else(|| {
+            format!(
+                "key version {} is not a valid Ed25519 public key",
+                payload.key_version
+            )
+        })?;
         match self.keys.get(&payload.key_version) {
             Some(held) if *held != key => Err(format!(
                 "two different keys claim version {}",
@@ -213,8 +211,7 @@ impl PublicKeyRing {
 
     /// Admits a bare key (standard base64 of 32 bytes), for every version not otherwise held.
     pub fn insert_bare(&mut self, public_key_b64: &str) -> Result<(), String> {
-        let key = decode_public_key(public_key_b64)
-            .and_then(|raw| VerifyingKey::from_bytes(&raw).ok())
+        let key = decode_verifying_key(public_key_b64)
             .ok_or_else(|| "not standard base64 of a 32-byte Ed25519 public key".to_owned())?;
         self.bare = Some(key);
         Ok(())
@@ -227,8 +224,7 @@ impl PublicKeyRing {
 
     /// Whether `payload` is the key this ring holds for its version (or its bare key).
     pub fn holds(&self, payload: &PublicKeyPayload) -> bool {
-        let key = decode_public_key(&payload.public_key)
-            .and_then(|raw| VerifyingKey::from_bytes(&raw).ok());
+        let key = decode_verifying_key(&payload.public_key);
         key.is_some() && self.key(&payload.key_version) == key.as_ref()
     }
 
@@ -289,8 +285,10 @@ impl PublicKeyRing {
 
 /// Checks an Ed25519 signature over the ASCII bytes of `hash_hex` with only the public key.
 pub fn verify_ed25519(public_key_b64: &str, hash_hex: &str, signature_b64: &str) -> bool {
-    let key = decode_public_key(public_key_b64).and_then(|raw| VerifyingKey::from_bytes(&raw).ok());
-    match (key, decode_signature(signature_b64)) {
+    match (
+        decode_verifying_key(public_key_b64),
+        decode_signature(signature_b64),
+    ) {
         (Some(key), Some(signature)) => key.verify_strict(hash_hex.as_bytes(), &signature).is_ok(),
         _ => false,
     }
@@ -307,6 +305,10 @@ pub fn generate_ed25519_seed(version: &KeyVersion) -> ([u8; 32], PublicKeyPayloa
 
 fn decode_public_key(b64: &str) -> Option<[u8; 32]> {
     BASE64.decode(b64).ok()?.try_into().ok()
+}
+
+fn decode_verifying_key(b64: &str) -> Option<VerifyingKey> {
+    decode_public_key(b64).and_then(|raw| VerifyingKey::from_bytes(&raw).ok())
 }
 
 fn decode_signature(b64: &str) -> Option<Signature> {
