@@ -105,40 +105,19 @@ async fn the_offline_command_verifies_with_the_public_key_alone(backend: Backend
     std::fs::write(&bad, serde_json::to_vec(&altered).expect("json")).expect("write");
     let key_file = dir.path().join("public-key.json");
     std::fs::write(&key_file, serde_json::to_vec(&key).expect("json")).expect("write");
-    let run = |file: std::path::PathBuf, key: String| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
-                .arg("verify")
-                .arg(file)
-                .arg("--public-key")
-                .arg(key)
-                .env_clear()
-                .output()
-                .expect("the binary runs")
-        })
+    let run = |file: &std::path::Path, key: &std::ffi::OsStr| {
+        verify_command(vec![file.into(), "--public-key".into(), key.into()])
     };
-    let output = run(good.clone(), public_key.clone()).await.expect("joined");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("verified        YES"), "{stdout}");
-    assert!(stdout.contains("payload hash    OK"), "{stdout}");
-    let output = run(good, key_file.display().to_string())
-        .await
-        .expect("joined");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let output = run(bad, public_key).await.expect("joined");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "{stdout}");
-    assert!(stdout.contains("payload hash    FAIL"), "{stdout}");
-    assert!(stdout.contains("verified        NO"), "{stdout}");
+    let (ok, printed) = run(&good, public_key.as_ref()).await;
+    assert!(ok, "{printed}");
+    assert!(printed.contains("verified        YES"), "{printed}");
+    assert!(printed.contains("payload hash    OK"), "{printed}");
+    let (ok, printed) = run(&good, key_file.as_os_str()).await;
+    assert!(ok, "{printed}");
+    let (ok, printed) = run(&bad, public_key.as_ref()).await;
+    assert!(!ok, "{printed}");
+    assert!(printed.contains("payload hash    FAIL"), "{printed}");
+    assert!(printed.contains("verified        NO"), "{printed}");
 }
 
 /// An operator who changes an impact, re-hashes the payload and re-signs it with its own key
@@ -179,21 +158,10 @@ async fn a_forged_impact_fails_even_re_hashed_and_re_signed(backend: Backend) {
         forged["asym_signature"] = json!(BASE64.encode(signing.sign(hash.as_bytes()).to_bytes()));
         let path = dir.path().join(format!("forged-{field}.json"));
         std::fs::write(&path, serde_json::to_vec(&forged).expect("json")).expect("write");
-        let public_key = key["public_key"].as_str().expect("key").to_owned();
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
-                .arg("verify")
-                .arg(path)
-                .arg("--public-key")
-                .arg(public_key)
-                .env_clear()
-                .output()
-                .expect("the binary runs")
-        })
-        .await
-        .expect("joined");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(!output.status.success(), "{field}: {stdout}");
+        let public_key = key["public_key"].as_str().expect("key");
+        let (ok, stdout) =
+            verify_command(vec![path.into(), "--public-key".into(), public_key.into()]).await;
+        assert!(!ok, "{field}: {stdout}");
         assert!(stdout.contains("payload hash    OK"), "{field}: {stdout}");
         assert!(stdout.contains(expected), "{field}: {stdout}");
     }
