@@ -5,6 +5,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod append_only;
 mod m20261123_000001_create_tables;
 mod m20261123_000002_append_only;
 mod m20261201_000003_dashboard_indexes;

@@ -4,9 +4,8 @@
 //! `deprecated_at`); its hashed content is immutable and it is never deleted.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::APPEND_ONLY_TABLES;
+use crate::{APPEND_ONLY_TABLES, append_only};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -27,34 +26,15 @@ const METHODOLOGY_FROZEN_COLUMNS: [&str; 9] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DbBackend::Postgres => postgres_statements(),
-            DbBackend::Sqlite => sqlite_statements(),
-            other => {
-                return Err(DbErr::Migration(format!(
-                    "GreenOS supports SQLite and PostgreSQL, not {other:?}"
-                )));
-            }
-        };
-        let conn = manager.get_connection();
-        for sql in statements {
-            conn.execute_unprepared(&sql).await?;
-        }
-        Ok(())
+        append_only::execute(manager, sqlite_statements, postgres_statements).await
     }
 }
 
 fn sqlite_statements() -> Vec<String> {
-    let mut out = Vec::new();
-    for table in APPEND_ONLY_TABLES {
-        for op in ["UPDATE", "DELETE"] {
-            out.push(format!(
-                "CREATE TRIGGER IF NOT EXISTS {table}_no_{lower} BEFORE {op} ON {table} \
-                 BEGIN SELECT RAISE(ABORT, 'GREENOS_APPEND_ONLY: {table} is append-only; {op} is forbidden'); END",
-                lower = op.to_lowercase(),
-            ));
-        }
-    }
+    let mut out: Vec<String> = APPEND_ONLY_TABLES
+        .into_iter()
+        .flat_map(append_only::sqlite_triggers)
+        .collect();
     let changed = METHODOLOGY_FROZEN_COLUMNS
         .iter()
         .map(|c| format!("NEW.{c} IS NOT OLD.{c}"))
@@ -96,22 +76,11 @@ fn postgres_statements() -> Vec<String> {
            RETURN NEW; \
          END $$"
     ));
-    for table in APPEND_ONLY_TABLES {
-        out.push(format!(
-            "DROP TRIGGER IF EXISTS {table}_append_only ON {table}"
-        ));
-        out.push(format!(
-            "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
-             FOR EACH ROW EXECUTE FUNCTION greenos_reject_mutation()"
-        ));
-        out.push(format!(
-            "DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"
-        ));
-        out.push(format!(
-            "CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} \
-             FOR EACH STATEMENT EXECUTE FUNCTION greenos_reject_mutation()"
-        ));
-    }
+    out.extend(
+        APPEND_ONLY_TABLES
+            .into_iter()
+            .flat_map(append_only::postgres_triggers),
+    );
     out.push("DROP TRIGGER IF EXISTS esg_mrv_methodology_guard ON esg_mrv_methodology".to_owned());
     out.push(
         "CREATE TRIGGER esg_mrv_methodology_guard BEFORE UPDATE OR DELETE ON esg_mrv_methodology \

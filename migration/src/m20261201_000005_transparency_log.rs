@@ -1,12 +1,13 @@
 //! The transparency log's three append-only tables (SPEC §3, §18): the leaf order
 //! (`leaf_index` → `ledger_seq`, no gaps, each ledger row once), the Merkle tree's stored hashes
 //! (32 bytes each, by stored-hash index, Go's `sumdb/tlog` layout) and every signed checkpoint
-//! (by tree size). Each gets the same triggers as the ledger: `UPDATE` and `DELETE` (and, on
-//! PostgreSQL, `TRUNCATE`) are refused. The leaves carry no foreign key to the ledger on
-//! purpose: the log must outlive, and expose, a ledger row deleted behind its back.
+//! (by tree size). Each gets the ledger's triggers (`append_only.rs`): `UPDATE` and `DELETE`
+//! (and, on PostgreSQL, `TRUNCATE`) are refused. The leaves carry no foreign key to the ledger
+//! on purpose: the log must outlive, and expose, a ledger row deleted behind its back.
 
-use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::append_only;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -31,20 +32,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let statements = match manager.get_database_backend() {
-            DbBackend::Postgres => postgres_triggers(),
-            DbBackend::Sqlite => sqlite_triggers(),
-            other => {
-                return Err(DbErr::Migration(format!(
-                    "GreenOS supports SQLite and PostgreSQL, not {other:?}"
-                )));
-            }
-        };
-        let conn = manager.get_connection();
-        for sql in statements {
-            conn.execute_unprepared(&sql).await?;
-        }
-        Ok(())
+        append_only::execute(
+            manager,
+            || {
+                LOG_TABLES
+                    .into_iter()
+                    .flat_map(append_only::sqlite_triggers)
+                    .collect()
+            },
+            || {
+                LOG_TABLES
+                    .into_iter()
+                    .flat_map(append_only::postgres_triggers)
+                    .collect()
+            },
+        )
+        .await
     }
 }
 
@@ -77,40 +80,4 @@ fn checkpoints() -> TableCreateStatement {
         .col(string_len("key_version", 64))
         .col(timestamp_with_time_zone("created_at"))
         .to_owned()
-}
-
-fn sqlite_triggers() -> Vec<String> {
-    let mut out = Vec::new();
-    for table in LOG_TABLES {
-        for op in ["UPDATE", "DELETE"] {
-            out.push(format!(
-                "CREATE TRIGGER IF NOT EXISTS {table}_no_{lower} BEFORE {op} ON {table} \
-                 BEGIN SELECT RAISE(ABORT, 'GREENOS_APPEND_ONLY: {table} is append-only; {op} is forbidden'); END",
-                lower = op.to_lowercase(),
-            ));
-        }
-    }
-    out
-}
-
-/// Uses `greenos_reject_mutation()`, created with the ledger's triggers.
-fn postgres_triggers() -> Vec<String> {
-    let mut out = Vec::new();
-    for table in LOG_TABLES {
-        out.push(format!(
-            "DROP TRIGGER IF EXISTS {table}_append_only ON {table}"
-        ));
-        out.push(format!(
-            "CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
-             FOR EACH ROW EXECUTE FUNCTION greenos_reject_mutation()"
-        ));
-        out.push(format!(
-            "DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}"
-        ));
-        out.push(format!(
-            "CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} \
-             FOR EACH STATEMENT EXECUTE FUNCTION greenos_reject_mutation()"
-        ));
-    }
-    out
 }
