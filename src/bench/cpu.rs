@@ -72,6 +72,11 @@ impl CpuUsage {
         self.machine.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
     }
 
+    /// The whole machine's CPU per item, in µs.
+    pub(super) fn machine_micros_per(&self, items: u64) -> f64 {
+        self.machine.as_secs_f64() * 1e6 / items.max(1) as f64
+    }
+
     /// `"machine 61 µs per trip (greenos 35 + postgres 22), 1.9 of 2 cores busy"`.
     pub(super) fn per_item(&self, items: usize, unit: &str, with_postgres: bool) -> String {
         let micros = |d: Duration| d.as_secs_f64() * 1e6 / items.max(1) as f64;

@@ -218,7 +218,7 @@ fn build_table(args: &BenchExportArgs, built: &[Built]) -> String {
             b.peak_mib,
             b.wall.as_secs_f64(),
             b.cpu_seconds,
-            b.machine.machine.as_secs_f64() * 1e6 / b.impacts.max(1) as f64,
+            b.machine.machine_micros_per(b.impacts),
             b.machine.cores_busy()
         );
     }
@@ -322,7 +322,7 @@ async fn offline(
         target.impacts as f64 / verify.as_secs_f64().max(1e-9),
         format_args!(
             "machine {:.1} µs per impact, {:.1} of {} cores busy",
-            verify_cpu.machine.as_secs_f64() * 1e6 / target.impacts.max(1) as f64,
+            verify_cpu.machine_micros_per(target.impacts),
             verify_cpu.cores_busy(),
             cpus()
         ),
