@@ -70,6 +70,7 @@ impl AppState {
             ServiceSettings {
                 model_version: config.ingest.model_version.clone(),
                 max_future_skew: config.ingest.max_future_skew,
+                log: config.transparency_log.clone(),
             },
         );
         services

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use greenos_core::services::backend_name;
 use greenos_jobs::consumer::TripConsumer;
+use greenos_jobs::integrator::LogIntegrator;
 use greenos_jobs::relay::OutboxRelay;
 use greenos_jobs::scheduler::ExportScheduler;
 use tokio::net::TcpListener;
@@ -15,6 +16,7 @@ use crate::bench::{self, BenchArgs};
 use crate::config::{Config, Environment, Vars};
 use crate::export::{self, EvidenceArgs, ExportArgs};
 use crate::ingest::{self, IngestArgs};
+use crate::transparency::{self, LogAction};
 use crate::verify::{self, VerifyArgs};
 use crate::{db, keygen, server, telemetry};
 
@@ -31,7 +33,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the REST API, GraphQL and the background jobs: scheduled MRV exports, the outbox
-    /// relay and the trip_completed.v1 consumer (migrates the database first).
+    /// relay, the trip_completed.v1 consumer and the transparency log's integrator (migrates
+    /// the database first).
     Serve {
         /// Which part of the service this process runs.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -49,6 +52,13 @@ pub enum Command {
     Evidence(EvidenceArgs),
     /// Verify an MRV export artifact or evidence package offline, with published keys alone.
     Verify(VerifyArgs),
+    /// Check a GreenOS transparency log from outside: monitor its checkpoints, verify that a
+    /// trip's impact is in it.
+    Log {
+        /// What to do.
+        #[command(subcommand)]
+        action: LogAction,
+    },
     /// Operate the transactional outbox.
     Outbox {
         /// What to do.
@@ -94,7 +104,8 @@ pub enum Role {
     All,
     /// The REST API and GraphQL.
     Api,
-    /// The background jobs: scheduled exports, the outbox relay, the trip consumer.
+    /// The background jobs: scheduled exports, the outbox relay, the trip consumer, the log
+    /// integrator.
     Worker,
 }
 
@@ -126,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export::evidence(&state, &args).await
         }
         Command::Verify(args) => verify::run(&args).await,
+        Command::Log { action } => transparency::run(&action).await,
         Command::Outbox {
             action:
                 OutboxAction::Replay {
@@ -237,9 +249,16 @@ pub async fn serve(
             state.config.consumer.clone(),
         )),
     };
+    let integrator = match role {
+        Role::Api => None,
+        Role::All | Role::Worker => Some(LogIntegrator::start(
+            state.services.clone(),
+            state.config.transparency_log.integrate_every,
+        )),
+    };
     let served = if role == Role::Worker {
         tracing::info!(
-            "worker role: scheduled exports, the outbox relay and the trip consumer run; no HTTP listener"
+            "worker role: scheduled exports, the outbox relay, the trip consumer and the log integrator run; no HTTP listener"
         );
         until_stopped().await;
         Ok(())
@@ -262,6 +281,9 @@ pub async fn serve(
     }
     if let Some(relay) = relay {
         relay.shutdown().await;
+    }
+    if let Some(integrator) = integrator {
+        integrator.shutdown().await;
     }
     if let Some(scheduler) = scheduler {
         scheduler.shutdown().await;

@@ -162,6 +162,9 @@ pub struct IngestConfig {
     pub max_future_skew: Duration,
 }
 
+/// `GREENOS_LOG_ORIGIN` and `GREENOS_LOG_INTEGRATE_MS`: the transparency log.
+pub use greenos_core::log::LogSettings;
+
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -192,6 +195,9 @@ pub struct Config {
     pub relay: RelaySettings,
     /// `GREENOS_TRIP_*`: the `trip_completed.v1` consumer of the worker role.
     pub consumer: ConsumerSettings,
+    /// `GREENOS_LOG_ORIGIN`, `GREENOS_LOG_INTEGRATE_MS`: the transparency log (integrated by
+    /// the worker role).
+    pub transparency_log: LogSettings,
 }
 
 impl Config {
@@ -274,6 +280,7 @@ impl Config {
             exports: jobs::export_schedule(vars)?,
             relay: jobs::relay_settings(vars)?,
             consumer: jobs::consumer_settings(vars)?,
+            transparency_log: jobs::log_settings(vars)?,
         })
     }
 }

@@ -19,4 +19,5 @@ pub mod routes;
 pub mod security;
 pub mod server;
 pub mod telemetry;
+pub mod transparency;
 pub mod verify;

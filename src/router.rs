@@ -36,6 +36,13 @@ pub fn router(state: AppState) -> Router {
             get(routes::keys::public_key),
         )
         .route("/api/v2/esg/public-keys", get(routes::keys::public_keys))
+        .route("/api/v2/esg/log/key", get(routes::log::key))
+        .route("/api/v2/esg/log/checkpoint", get(routes::log::checkpoint))
+        .route("/api/v2/esg/log/tile/{*path}", get(routes::log::tile))
+        .route(
+            "/api/v2/esg/log/proof/consistency",
+            get(routes::log::consistency),
+        )
         // Each GraphQL field asks for its own scope; public keys stay public, as in REST.
         .route(
             "/graphql",
@@ -50,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics::metrics))
         .route("/api/v2/esg/impact/{trip_id}", get(routes::impact::impact))
         .route("/api/v2/esg/verify/{trip_id}", get(routes::impact::verify))
+        .route(
+            "/api/v2/esg/log/proof/inclusion",
+            get(routes::log::inclusion),
+        )
         .route(
             "/api/v2/esg/mrv/methodology",
             get(routes::methodology::list),

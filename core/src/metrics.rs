@@ -120,6 +120,9 @@ pub struct Metrics {
     stream_dlq_length: IntGauge,
     stream_consumer_pending: IntGauge,
     stream_consumer_lag: IntGauge,
+    log_leaves_total: IntCounter,
+    log_tree_size: IntGauge,
+    log_integration_duration_seconds: Histogram,
     secret_status: IntGaugeVec,
     build_info: IntGaugeVec,
 }
@@ -319,6 +322,22 @@ impl Metrics {
                 "greenos_mrv_export_overdue_seconds",
                 "0 when the last closed window of a scheduled period has its export, else the seconds since it closed.",
                 &["period"],
+            )?,
+            log_leaves_total: counter(
+                &r,
+                "greenos_log_leaves_total",
+                "Ledger rows appended to the transparency log.",
+            )?,
+            log_tree_size: gauge(
+                &r,
+                "greenos_log_tree_size",
+                "Leaves in the transparency log's latest signed checkpoint.",
+            )?,
+            log_integration_duration_seconds: histogram(
+                &r,
+                "greenos_log_integration_duration_seconds",
+                "Duration of one transparency-log integration (append, hash, sign, commit), in seconds.",
+                LATENCY_BUCKETS,
             )?,
             outbox_pending: gauge(
                 &r,
@@ -589,6 +608,15 @@ impl Metrics {
         self.outbox_published_total.inc_by(count(delays.len()));
         self.outbox_retry_total.inc_by(count(retried));
         self.outbox_failed_total.inc_by(count(failed));
+    }
+
+    /// Counts one integration that appended `added` leaves and grew the tree to `size`.
+    pub fn record_log_integration(&self, added: u64, size: u64, took: Duration) {
+        self.log_leaves_total.inc_by(added);
+        self.log_tree_size
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+        self.log_integration_duration_seconds
+            .observe(took.as_secs_f64());
     }
 
     /// How many events have been published so far.

@@ -4,8 +4,8 @@
 use sea_orm::entity::prelude::*;
 
 use crate::generated::{
-    esg_audit_metadata, esg_impact_ledger, esg_mrv_export_chunks, esg_mrv_exports,
-    esg_mrv_methodology, esg_outbox_events,
+    esg_audit_metadata, esg_impact_ledger, esg_log_checkpoints, esg_log_hashes, esg_log_leaves,
+    esg_mrv_export_chunks, esg_mrv_exports, esg_mrv_methodology, esg_outbox_events,
 };
 
 /// The error every refused mutation returns; it names the table.
@@ -44,6 +44,9 @@ append_only!(esg_impact_ledger);
 append_only!(esg_audit_metadata);
 append_only!(esg_mrv_exports);
 append_only!(esg_mrv_export_chunks);
+append_only!(esg_log_leaves);
+append_only!(esg_log_hashes);
+append_only!(esg_log_checkpoints);
 
 /// Methodology rows change status (activation, deprecation) but are never deleted; the database
 /// trigger additionally freezes their hashed content.

@@ -141,6 +141,11 @@ impl Graphql {
                 tokio::spawn,
                 HashMapCache::default(),
             ))
+            .data(DataLoader::with_cache(
+                loaders::LeafLoader(self.services.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ))
             .data::<AuthContext>(caller.auth.clone())
             .data(caller);
         let mut response = self.schema.execute(request).await;

@@ -1,8 +1,10 @@
 //! The worker role's settings: `GREENOS_EXPORT_*` (scheduled exports), `GREENOS_OUTBOX_*` and
-//! `GREENOS_REDIS_STREAM_*` (the outbox relay), `GREENOS_TRIP_*` (the trip consumer).
+//! `GREENOS_REDIS_STREAM_*` (the outbox relay), `GREENOS_TRIP_*` (the trip consumer),
+//! `GREENOS_LOG_ORIGIN` and `GREENOS_LOG_INTEGRATE_MS` (the transparency log's integrator).
 
 use std::time::Duration;
 
+use greenos_core::log::LogSettings;
 use greenos_core::mrv::Period;
 use greenos_core::outbox::RetryPolicy;
 use greenos_core::proof::UtcMicros;
@@ -147,5 +149,23 @@ pub(super) fn consumer_settings(vars: &Vars) -> Result<ConsumerSettings, ConfigE
         stream_prefix: relay.stream_prefix,
         stream_maxlen: relay.stream_maxlen,
         backoff: relay.retry.base_delay,
+    })
+}
+
+pub(super) fn log_settings(vars: &Vars) -> Result<LogSettings, ConfigError> {
+    let expected = "a whole number of milliseconds from 10 to 3600000";
+    let every: u64 = vars.parse("GREENOS_LOG_INTEGRATE_MS", expected)?;
+    if !(10..=3_600_000).contains(&every) {
+        return Err(ConfigError {
+            var: "GREENOS_LOG_INTEGRATE_MS",
+            expected: expected.to_owned(),
+            got: Some(every.to_string()),
+        });
+    }
+    let origin = vars.string("GREENOS_LOG_ORIGIN");
+    LogSettings::new(&origin, Duration::from_millis(every)).map_err(|_| ConfigError {
+        var: "GREENOS_LOG_ORIGIN",
+        expected: "a log name without spaces or '+', e.g. greenos.example.org/log".to_owned(),
+        got: Some(origin),
     })
 }

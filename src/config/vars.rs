@@ -51,6 +51,8 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_EXPORT_CRON_6M", Some("0 10 0 1 1,7 *")),
     ("GREENOS_EXPORT_CRON_12M", Some("0 15 0 1 1 *")),
     ("GREENOS_EXPORT_CATCH_UP_FROM", None),
+    ("GREENOS_LOG_ORIGIN", Some("greenos.local/log")),
+    ("GREENOS_LOG_INTEGRATE_MS", Some("1000")),
     ("GREENOS_GRAPHQL_MAX_DEPTH", Some("15")),
     ("GREENOS_GRAPHQL_MAX_COMPLEXITY", Some("50000")),
     ("GREENOS_GRAPHQL_MAX_QUERY_BYTES", Some("65536")),

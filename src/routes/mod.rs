@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod impact;
 pub mod keys;
+pub mod log;
 pub mod methodology;
 pub mod metrics;
 pub mod mrv;

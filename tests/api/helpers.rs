@@ -64,6 +64,23 @@ pub fn unreachable_service(what: &str, err: &dyn std::fmt::Display) {
     eprintln!("\n!!! SKIPPED: {what} is unreachable ({err}); run it to exercise this test !!!\n");
 }
 
+/// The path of `name` on `PATH`; when it is missing, fails under CI and skips loudly elsewhere
+/// (Debian's `package` brings it).
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test looks for a tool on PATH, as a shell would"
+    )]
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file());
+    if found.is_none() {
+        unreachable_service(name, &format!("not installed (Debian's {package} package)"));
+    }
+    found
+}
+
 fn init_test_log() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

@@ -12,6 +12,7 @@ mod impact;
 mod ingest;
 mod ingest_file;
 mod jobs;
+mod log;
 mod methodology;
 mod mrv;
 mod observability;

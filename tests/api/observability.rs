@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -24,23 +24,7 @@ use serde_json::{Value, json};
 
 use crate::credentials::{TOKEN_EXPORT, TOKEN_INGEST, TOKEN_READ, secure};
 use crate::helpers::redis::{self as test_redis, eventually};
-use crate::helpers::{Backend, TestApp, trip_json, unreachable_service};
-
-/// The path of a tool on `PATH`, or `None` (with a loud message outside CI).
-fn tool(name: &str) -> Option<PathBuf> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the test looks for a tool on PATH, as a shell would"
-    )]
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file());
-    if found.is_none() {
-        unreachable_service(name, &"not installed (Debian's prometheus package)");
-    }
-    found
-}
+use crate::helpers::{Backend, TestApp, tool, trip_json};
 
 /// A free port on 127.0.0.1.
 fn free_port() -> u16 {
@@ -117,7 +101,10 @@ async fn query(client: &reqwest::Client, prometheus: &str, expr: &str) -> Value 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_evaluates_every_dashboard_query_and_alert_over_real_metrics() {
-    let (Some(prometheus_bin), Some(promtool)) = (tool("prometheus"), tool("promtool")) else {
+    let (Some(prometheus_bin), Some(promtool)) = (
+        tool("prometheus", "prometheus"),
+        tool("promtool", "prometheus"),
+    ) else {
         return;
     };
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, secure).await else {

@@ -3,8 +3,8 @@
 use chrono::Utc;
 use greenos::db;
 use greenos_entity::{
-    esg_audit_metadata, esg_impact_ledger, esg_mrv_export_chunks, esg_mrv_exports,
-    esg_mrv_methodology, esg_outbox_events,
+    esg_audit_metadata, esg_impact_ledger, esg_log_checkpoints, esg_log_hashes, esg_log_leaves,
+    esg_mrv_export_chunks, esg_mrv_exports, esg_mrv_methodology, esg_outbox_events,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -153,26 +153,31 @@ async fn seed_append_only_rows(
     .insert(db)
     .await
     .expect("chunk insert");
-    // The transparency log's tables have no entities yet: raw rows.
-    let blob = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        format!("'\\x{}'", "ab".repeat(32))
-    } else {
-        format!("X'{}'", "ab".repeat(32))
-    };
-    for sql in [
-        format!(
-            "INSERT INTO esg_log_leaves (leaf_index, ledger_seq, created_at) VALUES (0, {}, '2026-01-01T00:00:00Z')",
-            ledger.ledger_seq
-        ),
-        format!("INSERT INTO esg_log_hashes (hash_index, hash) VALUES (0, {blob})"),
-        format!(
-            "INSERT INTO esg_log_checkpoints (tree_size, root_hash, note, key_version, created_at) \
-             VALUES (1, '{}', 'note', 'v1', '2026-01-01T00:00:00Z')",
-            "cd".repeat(32)
-        ),
-    ] {
-        db.execute_unprepared(&sql).await.expect("log row insert");
+    esg_log_leaves::ActiveModel {
+        leaf_index: Set(0),
+        ledger_seq: Set(ledger.ledger_seq),
+        created_at: Set(Utc::now()),
     }
+    .insert(db)
+    .await
+    .expect("leaf insert");
+    esg_log_hashes::ActiveModel {
+        hash_index: Set(0),
+        hash: Set(vec![0xab; 32]),
+    }
+    .insert(db)
+    .await
+    .expect("hash insert");
+    esg_log_checkpoints::ActiveModel {
+        tree_size: Set(1),
+        root_hash: Set("cd".repeat(32)),
+        note: Set("note".to_owned()),
+        key_version: Set("v1".to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .expect("checkpoint insert");
     vec![
         (
             "esg_impact_ledger",
@@ -265,6 +270,7 @@ async fn append_only_tables_reject_orm_update_and_delete(backend: Backend) {
         .insert(&app.db)
         .await
         .expect("insert");
+    let ledger_seq = ledger.ledger_seq;
     let mut changed: esg_impact_ledger::ActiveModel = ledger.clone().into();
     changed.distance_km_micro = Set(1);
     let err = changed
@@ -281,6 +287,41 @@ async fn append_only_tables_reject_orm_update_and_delete(backend: Backend) {
     let mut changed: esg_mrv_exports::ActiveModel = export.into();
     changed.verification_hash = Set("0".repeat(64));
     assert!(changed.update(&app.db).await.is_err());
+    let leaf = esg_log_leaves::ActiveModel {
+        leaf_index: Set(0),
+        ledger_seq: Set(ledger_seq),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&app.db)
+    .await
+    .expect("leaf insert");
+    let mut moved: esg_log_leaves::ActiveModel = leaf.clone().into();
+    moved.ledger_seq = Set(ledger_seq + 1);
+    let err = moved.update(&app.db).await.expect_err("ORM update refused");
+    assert!(err.to_string().contains("esg_log_leaves"), "{err}");
+    let err = leaf.delete(&app.db).await.expect_err("ORM delete refused");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let hash = esg_log_hashes::ActiveModel {
+        hash_index: Set(0),
+        hash: Set(vec![0; 32]),
+    }
+    .insert(&app.db)
+    .await
+    .expect("hash insert");
+    let mut rewritten: esg_log_hashes::ActiveModel = hash.into();
+    rewritten.hash = Set(vec![1; 32]);
+    assert!(rewritten.update(&app.db).await.is_err());
+    let checkpoint = esg_log_checkpoints::ActiveModel {
+        tree_size: Set(1),
+        root_hash: Set("00".repeat(32)),
+        note: Set("note".to_owned()),
+        key_version: Set("v1".to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&app.db)
+    .await
+    .expect("checkpoint insert");
+    assert!(checkpoint.delete(&app.db).await.is_err());
     // The outbox is the one table whose rows move (PENDING → PUBLISHED).
     let now = Utc::now();
     let event = esg_outbox_events::ActiveModel {

@@ -4,14 +4,14 @@
 //! standard note string `<origin>+<8 hex key id>+<base64(0x01 ‖ public key)>`, as Go's
 //! `sumdb/note` reads them.
 
-use serde::Serialize;
-use signed_note::{Note, Signer};
+use serde::{Deserialize, Serialize};
+use signed_note::{Note, Signer, StandardVerifier, VerifierList};
 use tlog_tiles::{Checkpoint, Hash};
 
 use crate::proof::{Ed25519Keyring, PublicKeyPayload};
 
 /// The log's public identity: `GET /api/v2/esg/log/key`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogKey {
     /// The log's name (`GREENOS_LOG_ORIGIN`).
     pub origin: String,
@@ -99,4 +99,58 @@ pub fn sign_checkpoint(
     let mut note = Note::new(&text, &[]).map_err(|_| invalid())?;
     note.add_sigs(&[&signer]).map_err(|_| invalid())?;
     String::from_utf8(note.to_bytes()).map_err(|_| invalid())
+}
+
+/// A checkpoint whose signature was checked: the tree it commits to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenedCheckpoint {
+    /// The log's name.
+    pub origin: String,
+    /// How many leaves the tree holds.
+    pub size: u64,
+    /// Its root hash.
+    pub root: Hash,
+}
+
+/// Why a signed note is not a checkpoint of the log its verifier key names.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The verifier key is not a note verifier key (`<name>+<hex id>+<base64 key>`).
+    #[error("the verifier key is malformed")]
+    VerifierKey,
+    /// No signature of the note verifies with the key (or one is forged).
+    #[error("the checkpoint's signature does not verify with the log's key: {0}")]
+    Signature(String),
+    /// The signed text is not a `tlog-checkpoint` of the key's origin.
+    #[error("the signed text is not a checkpoint of {origin:?}: {reason}")]
+    Text {
+        /// The origin the key names.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Checks `note`'s signature with `verifier_key` and reads the checkpoint it signs.
+pub fn open_checkpoint(note: &str, verifier_key: &str) -> Result<OpenedCheckpoint, OpenError> {
+    let verifier = StandardVerifier::new(verifier_key).map_err(|_| OpenError::VerifierKey)?;
+    let origin = signed_note::Verifier::name(&verifier).to_owned();
+    let parsed =
+        Note::from_bytes(note.as_bytes()).map_err(|err| OpenError::Signature(err.to_string()))?;
+    parsed
+        .verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|err| OpenError::Signature(err.to_string()))?;
+    let text = |reason: String| OpenError::Text {
+        origin: origin.clone(),
+        reason,
+    };
+    let checkpoint = Checkpoint::from_bytes(parsed.text()).map_err(|err| text(err.to_string()))?;
+    if checkpoint.origin() != origin {
+        return Err(text(format!("it names {:?}", checkpoint.origin())));
+    }
+    Ok(OpenedCheckpoint {
+        size: checkpoint.size(),
+        root: *checkpoint.hash(),
+        origin,
+    })
 }

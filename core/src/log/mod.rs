@@ -5,13 +5,50 @@
 //! formats Go's own packages check, which the tests hold against RFC 6962's vectors.
 
 mod checkpoint;
+mod error;
+mod store;
 mod tree;
 
-pub use checkpoint::{LogKey, sign_checkpoint};
-pub use tree::{
-    Hash, HashesNeeded, StoredHashes, check_consistency, check_inclusion, consistency, inclusion,
-    leaf_hash, root,
+use std::time::Duration;
+
+pub use checkpoint::{
+    CheckpointError, LogKey, OpenError, OpenedCheckpoint, open_checkpoint, sign_checkpoint,
 };
+pub use error::LogError;
+pub use store::{Horizon, Integration};
+pub(crate) use store::{checkpoint_at, integrate, latest_checkpoint, leaf_indexes, with_hashes};
+pub use tree::{
+    Hash, HashesNeeded, Pass, StoredHashes, check_consistency, check_inclusion, consistency,
+    inclusion, leaf_hash, root,
+};
+
+/// The height of the hash tiles served (C2SP `tlog-tiles`).
+pub const TILE_HEIGHT: u8 = 8;
+
+/// At most this many leaves are appended in one integration transaction.
+pub const LEAVES_PER_INTEGRATION: u64 = 8_192;
+
+/// The log's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `GREENOS_LOG_ORIGIN`: the log's name in its checkpoints and verifier key.
+    pub origin: String,
+    /// `GREENOS_LOG_INTEGRATE_MS`: how often the integrator takes new ledger rows.
+    pub integrate_every: Duration,
+}
+
+impl LogSettings {
+    /// Checks that `origin` is a valid note name (not empty, no spaces, no `+`).
+    pub fn new(origin: &str, integrate_every: Duration) -> Result<LogSettings, CheckpointError> {
+        if !signed_note::is_key_name_valid(origin) {
+            return Err(CheckpointError::Origin(origin.to_owned()));
+        }
+        Ok(LogSettings {
+            origin: origin.to_owned(),
+            integrate_every,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -261,6 +261,40 @@ fn a_checkpoint_opens_with_its_verifier_key() {
     ));
 }
 
+#[test]
+fn open_checkpoint_refuses_a_forged_note_and_another_key() {
+    let ring = |seed: &str| {
+        crate::proof::Ed25519Keyring::from_json("v1", &format!(r#"{{"v1":"{seed}"}}"#))
+            .expect("a ring")
+    };
+    let ours = ring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+    let theirs = ring("HxwdHh8YGRobFBUWFxAREhMMDQ4PCAkKCwQFBgcAAQI=");
+    let (_, hashes) = vector_tree();
+    let top = root(8, &hashes).expect("root");
+    let note = sign_checkpoint("greenos.local/log", 8, top, &ours).expect("signed");
+    let key = LogKey::new("greenos.local/log", &ours).verifier_key;
+    let opened = super::open_checkpoint(&note, &key).expect("opens");
+    assert_eq!((opened.size, opened.root), (8, top));
+    assert_eq!(opened.origin, "greenos.local/log");
+
+    let forged = note.replacen("\n8\n", "\n9\n", 1);
+    assert!(matches!(
+        super::open_checkpoint(&forged, &key),
+        Err(super::OpenError::Signature(_))
+    ));
+    let other = LogKey::new("greenos.local/log", &theirs).verifier_key;
+    assert!(matches!(
+        super::open_checkpoint(&note, &other),
+        Err(super::OpenError::Signature(_))
+    ));
+    let elsewhere = sign_checkpoint("other.example/log", 8, top, &ours).expect("signed");
+    assert!(super::open_checkpoint(&elsewhere, &key).is_err());
+    assert_eq!(
+        super::open_checkpoint(&note, "not a key"),
+        Err(super::OpenError::VerifierKey)
+    );
+}
+
 fn base64_decode(text: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD

@@ -78,6 +78,23 @@ impl HashReader for HashesNeeded {
     }
 }
 
+/// Either pass of a two-pass computation over the database's stored hashes.
+pub enum Pass<'a> {
+    /// Records which stored hashes are read.
+    Recording(&'a HashesNeeded),
+    /// Reads the rows fetched for them.
+    Reading(&'a StoredHashes),
+}
+
+impl HashReader for Pass<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, Error> {
+        match self {
+            Pass::Recording(needed) => needed.read_hashes(indexes),
+            Pass::Reading(stored) => stored.read_hashes(indexes),
+        }
+    }
+}
+
 /// The root hash of the tree of `size` leaves (`SHA-256("")` for the empty tree).
 pub fn root(size: u64, hashes: &impl HashReader) -> Result<Hash, Error> {
     tlog_tiles::tree_hash(size, hashes)

@@ -9,6 +9,7 @@
 mod bulk;
 mod keys;
 mod ledger;
+mod log;
 mod methodology;
 mod mrv;
 mod outbox;
@@ -25,6 +26,7 @@ use crate::proof::Signer;
 pub use bulk::BulkIngest;
 pub use keys::{KeyService, PublicKeys};
 pub use ledger::{IngestReply, LedgerService};
+pub use log::{ConsistencyProof, InclusionProof, LogService, SignedCheckpoint, TileData};
 pub use methodology::MethodologyService;
 pub use mrv::{ArtifactDownload, ByteStream, MrvService, ScheduledExport};
 pub use outbox::{OutboxError, OutboxService};
@@ -36,6 +38,8 @@ pub struct ServiceSettings {
     pub model_version: String,
     /// How far past now an `event_timestamp` may lie (`GREENOS_MAX_FUTURE_SKEW_S`).
     pub max_future_skew: Duration,
+    /// The transparency log's name and integration period.
+    pub log: crate::log::LogSettings,
 }
 
 /// The database, the signer, the metrics and the settings, behind one `Arc`.
@@ -110,6 +114,11 @@ impl Services {
     /// The transactional outbox.
     pub fn outbox(&self) -> OutboxService<'_> {
         OutboxService::new(self)
+    }
+
+    /// The transparency log.
+    pub fn log(&self) -> LogService<'_> {
+        LogService::new(self)
     }
 
     /// The public Ed25519 keys.

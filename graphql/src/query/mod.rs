@@ -3,6 +3,7 @@
 mod export;
 mod impact;
 mod keys;
+mod log;
 mod methodology;
 mod outbox;
 
@@ -15,5 +16,6 @@ pub struct Query(
     export::ExportQuery,
     methodology::MethodologyQuery,
     keys::KeyQuery,
+    log::LogQuery,
     outbox::OutboxQuery,
 );

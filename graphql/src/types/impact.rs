@@ -4,7 +4,7 @@ use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use greenos_core::ledger::{self, ImpactFilter, ImpactPage};
 
 use crate::context::{answer, services};
-use crate::loaders::Methodologies;
+use crate::loaders::{Leaves, Methodologies};
 use crate::scalars::{DateTime, Decimal};
 use crate::types::methodology::Methodology;
 use crate::types::page::PageInfo;
@@ -106,6 +106,14 @@ impl Impact {
     /// Position in the ledger; increases monotonically.
     async fn ledger_seq(&self) -> i64 {
         self.0.ledger_seq
+    }
+    /// Its leaf index in the transparency log; null until the integrator reaches it (batched
+    /// with every other impact of the response).
+    async fn leaf_index(&self, ctx: &Context<'_>) -> Result<Option<u64>> {
+        ctx.data_unchecked::<Leaves>()
+            .load_one(self.0.ledger_seq)
+            .await
+            .map_err(crate::error::to_graphql)
     }
     /// The request that carried the trip.
     async fn correlation_id(&self) -> Option<&str> {

@@ -4,6 +4,7 @@
 pub mod export;
 pub mod impact;
 pub mod keys;
+pub mod log;
 pub mod methodology;
 pub mod outbox;
 pub mod page;

@@ -49,9 +49,11 @@ pub(super) async fn append(
     let to_write = plan.signed_to_insert(prepared);
     if !to_write.is_empty() {
         let count = i64::try_from(to_write.len()).map_err(encode_error)?;
+        // The transaction takes its id before it draws sequence values: the log's integrator
+        // relies on that to know when no older value can still commit (`log/store.rs`).
         let mut seqs: Vec<i64> = sea_orm::sqlx::query_scalar(
             "SELECT nextval(pg_get_serial_sequence('esg_impact_ledger', 'ledger_seq')) \
-             FROM generate_series(1, $1::bigint)",
+             FROM generate_series(1, $1::bigint) WHERE pg_current_xact_id() IS NOT NULL",
         )
         .bind(count)
         .fetch_all(&mut *tx)

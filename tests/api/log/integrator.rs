@@ -1,0 +1,144 @@
+//! Two integrators (two replicas of the worker role) on one database while four clients ingest:
+//! the tree ends with every ledger row exactly once, in one gap-free order, and every
+//! checkpoint signed on the way is a prefix of the last.
+
+use std::time::Duration;
+
+use greenos::app::AppState;
+use greenos::config::Config;
+use greenos_core::log::{Hash, StoredHashes, check_consistency, leaf_hash, root};
+use greenos_jobs::integrator::LogIntegrator;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, trip_json};
+use crate::on_both_backends;
+
+on_both_backends!(two_integrators_take_every_row_once_while_four_clients_ingest);
+
+/// Clients, batches per client and trips per batch.
+const CLIENTS: usize = 4;
+const BATCHES: usize = 15;
+const TRIPS: usize = 100;
+
+async fn two_integrators_take_every_row_once_while_four_clients_ingest(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let replica = AppState::build(Config::from_vars(&app.vars).expect("config"))
+        .await
+        .expect("a second replica");
+    let every = Duration::from_millis(15);
+    let first = LogIntegrator::start(app.services.clone(), every);
+    let second = LogIntegrator::start(replica.services.clone(), every);
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let http = app.client.clone();
+            let url = app.url("/api/v2/esg/trips");
+            tokio::spawn(async move {
+                for batch in 0..BATCHES {
+                    let trips: Vec<Value> = (0..TRIPS)
+                        .map(|i| trip_json(&format!("c{client}-b{batch}-{i}")))
+                        .collect();
+                    let response = http
+                        .post(&url)
+                        .json(&Value::Array(trips))
+                        .send()
+                        .await
+                        .expect("sent");
+                    assert!(response.status().is_success(), "{}", response.status());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let expected = (CLIENTS * BATCHES * TRIPS) as i64;
+    assert_eq!(app.count_rows("esg_impact_ledger").await, expected);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while app.count_rows("esg_log_leaves").await < expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the integrators did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+
+    let backend = app.db.get_database_backend();
+    let rows = app
+        .db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT g.leaf_index, g.ledger_seq, l.event_hash FROM esg_log_leaves g \
+             JOIN esg_impact_ledger l ON l.ledger_seq = g.ledger_seq ORDER BY g.leaf_index",
+        ))
+        .await
+        .expect("the leaves");
+    assert_eq!(rows.len() as i64, expected, "every leaf is a ledger row");
+    let mut tree = StoredHashes::default();
+    let mut seqs = std::collections::BTreeSet::new();
+    for (n, row) in rows.iter().enumerate() {
+        let index: i64 = row.try_get("", "leaf_index").expect("leaf_index");
+        assert_eq!(index, n as i64, "the leaf indexes have no gap");
+        let seq: i64 = row.try_get("", "ledger_seq").expect("ledger_seq");
+        assert!(seqs.insert(seq), "ledger row {seq} is a leaf twice");
+        let event_hash: String = row.try_get("", "event_hash").expect("event_hash");
+        tree.append(n as u64, leaf_hash(&event_hash))
+            .expect("appended");
+    }
+    let size = expected as u64;
+    let last = app.services.log().checkpoint().await.expect("a checkpoint");
+    assert_eq!(last.tree_size, size);
+    let top = root(size, &tree).expect("root");
+    assert_eq!(
+        last.root_hash,
+        hex::encode(top.0),
+        "the signed root is the tree's"
+    );
+
+    let checkpoints = app
+        .db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT tree_size, root_hash FROM esg_log_checkpoints WHERE tree_size > 0",
+        ))
+        .await
+        .expect("the checkpoints");
+    assert!(
+        checkpoints.len() > 1,
+        "the tree grew over several integrations"
+    );
+    for row in checkpoints {
+        let from: i64 = row.try_get("", "tree_size").expect("tree_size");
+        let from = from as u64;
+        let root_hex: String = row.try_get("", "root_hash").expect("root_hash");
+        let old = Hash(
+            hex::decode(&root_hex)
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes"),
+        );
+        let proof = app
+            .services
+            .log()
+            .consistency(from, None)
+            .await
+            .expect("a consistency proof");
+        check_consistency(
+            &crate::log::hashes(&proof_json(&proof.proof)),
+            size,
+            top,
+            from,
+            old,
+        )
+        .unwrap_or_else(|err| panic!("checkpoint {from} is not a prefix: {err}"));
+    }
+}
+
+fn proof_json(proof: &[String]) -> Value {
+    Value::Array(proof.iter().cloned().map(Value::String).collect())
+}
