@@ -20,22 +20,41 @@ The checks (definitions: SPEC sections 5-8 and docs/auditor_guide.md):
   key_fingerprints           every key's fingerprint_sha256 is the SHA-256 of its raw bytes;
                              the active key is part of the key history
   payload_hash               SHA-256 of the canonical payload bytes equals verification_hash,
-                             and the payload is canonical JSON of schema greenos.mrv.v1
+                             and the payload is canonical JSON of schema greenos.mrv.v1 or
+                             greenos.mrv.v2 (v1 plus log_checkpoint and impacts' leaf_index)
   export_signature           asym_signature (Ed25519) over the ASCII hex verification_hash
   export_hmac                (SKIP: needs the operator's secret)
   impacts                    every impact's event_hash, checksum, co2_avoided_kg, factors,
-                             window and Ed25519 signature
+                             window and Ed25519 signature; leaf_index present in v2 only
   totals                     aggregation (with by_country), country_factors and model_versions
                              re-computed exactly from the impacts
   non_double_counting_proof  impacts sorted and unique by trip_id, proof counts, proof_hash
   methodology_hash           the methodology snapshot hashes to the bound methodology_hash,
                              and the payload's binding and factors agree with it
+  log_binding                every impact's leaf_index is below log_checkpoint.tree_size and
+                             no two are the same; log_checkpoint.note is the C2SP signed note
+                             of exactly that origin, tree_size and root_hash, signed under the
+                             origin by a key of the key history; log_checkpoint.txt is the
+                             same note byte for byte
+  log_key                    log_key.json names the checkpoint's origin, its verifier_key is
+                             the note verifier key of origin and public_key, and the key is
+                             the key history's key_version with its fingerprint
+  log_proofs                 log_proofs.json has the checkpoint's tree_size and root_hash and
+                             an RFC 9162 inclusion proof for each impact of the deterministic
+                             sample (the first, the last and up to 1 000 spread evenly), each
+                             matching the payload's impact and verifying against the root
   verification_response      verification.json verified this export and this hash
+
+The three log checks concern greenos.mrv.v2 exports, which are bound to the transparency log
+(SPEC section 18); for a greenos.mrv.v1 export they SKIP, and its archive needs no
+log_key.json, log_checkpoint.txt or log_proofs.json.
 
 The artifact is never loaded whole: it is read in chunks, and the elements of
 `payload.impacts` are decoded one at a time while the bytes of the payload value go through a
-running SHA-256. Memory stays bounded by the size of one impact, the per-country totals, and
-8 bytes per impact (see ImpactAudit).
+running SHA-256. Memory stays bounded by the size of one impact, the per-country totals, 16
+bytes per impact (a trip_id digest and the leaf_index; see ImpactAudit), the at most 1 000
+sampled impacts of log_proofs.json, and at log_binding a bitmap of one bit per leaf of the
+checkpointed tree (see leaf_index_problems).
 """
 
 import array
@@ -68,14 +87,19 @@ VERIFICATION = "verification.json"
 PUBLIC_KEY = "public_key.json"
 PUBLIC_KEYS = "public_keys.json"
 METHODOLOGY = "methodology.json"
+LOG_KEY = "log_key.json"
+LOG_CHECKPOINT = "log_checkpoint.txt"
+LOG_PROOFS = "log_proofs.json"
 SUMS = "SHA256SUMS"
 SUMS_SIG = "SHA256SUMS.sig"
 REQUIRED_FILES = (ARTIFACT, VERIFICATION, PUBLIC_KEY, PUBLIC_KEYS, METHODOLOGY, "README.md",
                   "verify.py")
+# Only the archive of a greenos.mrv.v2 export (bound to the transparency log) has these.
+LOG_FILES = (LOG_CHECKPOINT, LOG_KEY, LOG_PROOFS)
 
 CHECKS = ("manifest", "manifest_signature", "key_fingerprints", "payload_hash",
           "export_signature", "export_hmac", "impacts", "totals", "non_double_counting_proof",
-          "methodology_hash", "verification_response")
+          "methodology_hash", "log_binding", "log_key", "log_proofs", "verification_response")
 
 HMAC_SKIP = "needs the operator's secret; POST /api/v2/esg/mrv/verify checks it"
 
@@ -424,6 +448,15 @@ class KeyHistory:
                 continue
             self.payloads[version] = entry
 
+    def raw(self, version):
+        """The raw 32 bytes of `version`'s public key, or None."""
+        entry = self.payloads.get(version)
+        try:
+            raw = b64decode_strict(entry.get("public_key"))
+        except Exception:
+            return None
+        return raw if len(raw) == 32 else None
+
     def verifier(self, version):
         """The verifier of `version`, or a string saying why there is none."""
         if version in self._verifiers:
@@ -456,6 +489,188 @@ class KeyHistory:
         if not verifier.verify(signature, message):
             return "the Ed25519 signature does not verify with key %s" % version
         return None
+
+
+# --------------------------------------------------------------------------------------------
+# The transparency log (SPEC section 18): RFC 6962 / RFC 9162 Merkle proofs and C2SP signed
+# notes, with hashlib alone
+
+MAX_SAMPLE = 1000  # log_proofs.json: the first, the last and up to 1 000 impacts spread evenly
+EMPTY_TREE_ROOT = hashlib.sha256(b"").hexdigest()
+NOTE_SIGNATURE_LINE = re.compile("\u2014 ([^ \n]+) ([A-Za-z0-9+/]+={0,2})\\Z")
+
+
+def sample_positions(n):
+    """The positions (0-based, in payload order) of the impacts log_proofs.json proves: with
+    m = min(1000, n), 0, n - 1 and k * (n - 1) // (m - 1) for k < m, sorted and unique."""
+    if n <= 0:
+        return []
+    if n == 1:
+        return [0]
+    m = min(MAX_SAMPLE, n)
+    return sorted(set([0, n - 1] + [k * (n - 1) // (m - 1) for k in range(m)]))
+
+
+def log_leaf_hash(event_hash):
+    """RFC 6962's leaf hash of an impact: the leaf is the 64 ASCII characters of event_hash."""
+    return hashlib.sha256(b"\x00" + event_hash.encode("ascii")).digest()
+
+
+def log_node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(leaf_hash, leaf_index, tree_size, proof, root):
+    """RFC 9162 section 2.1.3.2: whether `proof` (hashes from the leaf up) proves the leaf
+    hash `leaf_hash` at `leaf_index` in the tree of `tree_size` leaves whose root is `root`."""
+    if not 0 <= leaf_index < tree_size:
+        return False
+    fn, sn, r = leaf_index, tree_size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = log_node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = log_node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def checkpoint_text(origin, tree_size, root_hash):
+    """The C2SP tlog-checkpoint text the note signs: origin, size, base64 root, each a line."""
+    return "%s\n%d\n%s\n" % (origin, tree_size,
+                             base64.b64encode(bytes.fromhex(root_hash)).decode("ascii"))
+
+
+def note_key_id(origin, public_key):
+    """The C2SP signed-note key id of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
+    return hashlib.sha256(origin.encode("utf-8") + b"\n\x01" + public_key).digest()[:4]
+
+
+def note_verifier_key(origin, public_key):
+    """The note verifier key string: `<origin>+<8 hex key id>+<base64(0x01 || key)>`."""
+    return "%s+%s+%s" % (origin, note_key_id(origin, public_key).hex(),
+                         base64.b64encode(b"\x01" + public_key).decode("ascii"))
+
+
+def is_note_name(name):
+    """A note key name: non-empty, no space (nor any white space) and no `+`."""
+    return isinstance(name, str) and name != "" and "+" not in name and not any(
+        c.isspace() for c in name)
+
+
+def split_signed_note(note):
+    """(text, [(name, decoded signature bytes)]) of a C2SP signed note, or a string saying
+    why `note` is not one: the text (ending in a newline) and the signature lines are
+    separated by the note's last blank line; each signature line is
+    `\u2014 <name> <base64(4-byte key id || signature)>` and ends with a newline."""
+    if not isinstance(note, str):
+        return "the note is not a string"
+    end = note.rfind("\n\n")
+    if end < 0:
+        return "the note has no blank line between its text and its signatures"
+    text, lines = note[:end + 1], note[end + 2:]
+    if not lines.endswith("\n"):
+        return "the note's signature lines do not end with a newline"
+    signatures = []
+    for number, line in enumerate(lines[:-1].split("\n"), 1):
+        match = NOTE_SIGNATURE_LINE.match(line)
+        if match is None:
+            return "the note's signature line %d is not `\u2014 <name> <base64>`" % number
+        try:
+            raw = b64decode_strict(match.group(2))
+        except ValueError:
+            return "the note's signature line %d is not standard base64" % number
+        if len(raw) < 5:
+            return "the note's signature line %d is too short" % number
+        signatures.append((match.group(1), raw))
+    return text, signatures
+
+
+def verify_signed_note(note, origin, keys):
+    """Checks a signed note's signatures under `origin` with the Ed25519 keys of `keys` (a
+    KeyHistory): (key versions whose signature verified, problems). A signature whose key id
+    is a known key's must verify (as Go's sumdb/note has it); lines of other names or unknown
+    key ids (cosigners, witnesses) are let be."""
+    parsed = split_signed_note(note)
+    if isinstance(parsed, str):
+        return [], [parsed]
+    text, signatures = parsed
+    message = text.encode("utf-8")
+    by_id = {}
+    for version in sorted(keys.payloads):
+        raw = keys.raw(version)
+        if raw is not None:
+            by_id.setdefault(note_key_id(origin, raw), []).append(version)
+    verified, problems = [], []
+    for name, raw in signatures:
+        if name != origin:
+            continue
+        versions = by_id.get(raw[:4], [])
+        if not versions:
+            continue
+        good = None
+        if len(raw) == 68:
+            for version in versions:
+                verifier = keys.verifier(version)
+                if not isinstance(verifier, str) and verifier.verify(raw[4:], message):
+                    good = version
+                    break
+        if good is None:
+            problems.append("the note's signature by key id %s (key %s) does not verify" % (
+                raw[:4].hex(), "/".join(versions)))
+        elif good not in verified:
+            verified.append(good)
+    if not verified and not problems:
+        problems.append("no signature of the note is %s's by a key of %s" % (origin,
+                                                                           PUBLIC_KEYS))
+    return verified, problems
+
+
+def leaf_index_problems(leaf_indices, tree_size):
+    """leaf_indices (ImpactAudit's array, NO_LEAF where absent) against a tree of tree_size
+    leaves: (how many lie outside [0, tree_size), the first, how many repeat an index, the
+    first). Repeats are found with a bitmap of one bit per leaf when that costs at most 8
+    bytes per impact (or 16 MiB), else by sorting."""
+    outside, outside_example, repeated, repeated_example = 0, None, 0, None
+    largest = -1
+    for position, index in enumerate(leaf_indices):
+        if index == NO_LEAF:
+            continue
+        if index >= tree_size:
+            outside += 1
+            if outside_example is None:
+                outside_example = "impact #%d has leaf_index %d" % (position + 1, index)
+        elif index > largest:
+            largest = index
+    bits = largest + 1
+    if bits <= max(64 * len(leaf_indices), 1 << 27):
+        seen = bytearray((bits + 7) // 8)
+        for position, index in enumerate(leaf_indices):
+            if index == NO_LEAF or index >= tree_size:
+                continue
+            byte, bit = index >> 3, 1 << (index & 7)
+            if seen[byte] & bit:
+                repeated += 1
+                if repeated_example is None:
+                    repeated_example = "impact #%d repeats leaf_index %d" % (position + 1,
+                                                                              index)
+            else:
+                seen[byte] |= bit
+    else:
+        previous = None
+        for index in sorted(i for i in leaf_indices if i != NO_LEAF and i < tree_size):
+            if index == previous:
+                repeated += 1
+                if repeated_example is None:
+                    repeated_example = "leaf_index %d is repeated" % index
+            previous = index
+    return outside, outside_example, repeated, repeated_example
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,12 +810,20 @@ class JsonStream:
 # --------------------------------------------------------------------------------------------
 # The payload, as it streams past
 
-SCHEMA_VERSION = "greenos.mrv.v1"
+SCHEMA_V1 = "greenos.mrv.v1"  # exports made before the transparency log existed
+SCHEMA_V2 = "greenos.mrv.v2"  # v1 plus log_checkpoint and a leaf_index on every impact
+SCHEMA_VERSIONS = (SCHEMA_V1, SCHEMA_V2)
 DEDUPLICATION_RULE = "latest_ledger_seq_per_trip_id"
 PAYLOAD_MEMBERS = frozenset((
     "aggregation", "country_factors", "generated_at", "impacts", "methodology",
     "model_versions", "non_double_counting_proof", "period", "period_end", "period_start",
     "schema_version"))
+PAYLOAD_MEMBERS_BY_SCHEMA = {SCHEMA_V1: PAYLOAD_MEMBERS,
+                             SCHEMA_V2: PAYLOAD_MEMBERS | {"log_checkpoint"}}
+LOG_CHECKPOINT_FIELDS = frozenset(("note", "origin", "root_hash", "tree_size"))
+LOG_KEY_FIELDS = frozenset(("origin", "verifier_key", "key_version", "public_key",
+                            "fingerprint_sha256"))
+LOG_V1_SKIP = "%s export (made before the transparency log)" % SCHEMA_V1
 EVENT_HASH_FIELDS = ("trip_id", "user_id", "vehicle_id", "country_code", "geo_hash",
                      "event_timestamp", "distance_km", "thermal_factor_local", "ev_factor_local",
                      "co2_avoided_kg", "model_version", "methodology_version")
@@ -610,6 +833,9 @@ IMPACT_STRINGS = ("trip_id", "user_id", "vehicle_id", "country_code", "geo_hash"
                   "checksum", "signature", "signature_algorithm", "key_version",
                   "asym_signature", "asym_algorithm", "asym_key_version", "created_at")
 IMPACT_FIELDS = frozenset(IMPACT_STRINGS + ("ledger_seq", "correlation_id"))
+# greenos.mrv.v2: the impact's leaf in the transparency log (carried along, not hashed).
+IMPACT_FIELDS_V2 = IMPACT_FIELDS | {"leaf_index"}
+NO_LEAF = 2 ** 64 - 1  # ImpactAudit.leaf_indices' mark of an impact without a valid leaf_index
 IMPACT_DECIMALS = ("distance_km", "thermal_factor_local", "ev_factor_local", "co2_avoided_kg")
 PROOF_FIELDS = frozenset((
     "deduplication_rule", "double_counting_blocked", "duplicate_trip_frequencies",
@@ -635,13 +861,24 @@ class ImpactAudit:
     the non-double-counting proof (which follows the impacts in canonical order), one 8-byte
     digest per trip_id so that the proof's duplicate_trip_ids can be looked up at the end.
     Sorting and uniqueness need no memory: each trip_id must be greater than the previous one.
+
+    The transparency log (greenos.mrv.v2) adds 8 bytes per impact, its leaf_index: the
+    checkpoint that bounds them and the schema_version that says whether they must be there
+    both follow the impacts in canonical order. The impacts log_proofs.json samples (at most
+    1 000, named by trip_id) are kept whole enough to be compared with their proofs.
     """
 
-    def __init__(self, keys, rounding, members, progress):
+    def __init__(self, keys, rounding, members, progress, sample_trips=()):
         self.keys = keys
         self.rounding = rounding
         self.members = members  # the payload members read so far
         self.progress = progress
+        # leaf_index of each impact in payload order, NO_LEAF where absent or invalid.
+        self.leaf_indices = array.array("Q")
+        self.with_leaf_index = 0
+        # trip_id -> (position, model_version, leaf_index, event_hash) for the sampled trips.
+        self.sample_trips = frozenset(sample_trips)
+        self.sampled = {}
         self.started = time.monotonic()
         self.count = 0
         self.failed = 0
@@ -683,24 +920,34 @@ class ImpactAudit:
             self.progress("%d impacts checked (%.1f s)" % (
                 self.count, time.monotonic() - self.started))
         if not isinstance(impact, dict):
+            self.leaf_indices.append(NO_LEAF)  # positions stay aligned
             self._failure("#%d" % self.count, ["not an object"])
             return
         reasons = []
         trip_id = impact.get("trip_id")
         label = trip_id if isinstance(trip_id, str) else "#%d" % self.count
         keys = impact.keys()
-        if keys != IMPACT_FIELDS:
-            missing = sorted(IMPACT_FIELDS - keys)
-            extra = sorted(keys - IMPACT_FIELDS)
+        # v1's members, or v2's (v1's plus leaf_index); check_impacts matches the count of the
+        # latter with the schema_version, which comes after the impacts.
+        expected = IMPACT_FIELDS_V2 if "leaf_index" in keys else IMPACT_FIELDS
+        if keys != expected:
+            missing = sorted(expected - keys)
+            extra = sorted(keys - expected)
             if missing:
                 reasons.append("missing " + ",".join(missing))
             if extra:
                 reasons.append("unexpected " + ",".join(extra))
+        leaf_index = self._leaf_index(impact)
+        if leaf_index is None and "leaf_index" in impact:
+            reasons.append("leaf_index")
         bad = [name for name in IMPACT_STRINGS if not isinstance(impact.get(name), str)]
         if bad:
             reasons.append("not strings: " + ",".join(bad))
             self._failure(label, reasons)
             return
+        if trip_id in self.sample_trips and trip_id not in self.sampled:
+            self.sampled[trip_id] = (self.count - 1, impact["model_version"], leaf_index,
+                                     impact["event_hash"])
         correlation_id = impact.get("correlation_id")
         if correlation_id is not None and not isinstance(correlation_id, str):
             reasons.append("correlation_id")
@@ -781,6 +1028,20 @@ class ImpactAudit:
         if reasons:
             self._failure(label, reasons)
 
+    def _leaf_index(self, impact):
+        """Records the impact's leaf_index (log_binding judges them once the checkpoint is
+        read); the value, or None when absent or not an integer in [0, 2^53 - 1]."""
+        if "leaf_index" not in impact:
+            self.leaf_indices.append(NO_LEAF)
+            return None
+        self.with_leaf_index += 1
+        value = impact["leaf_index"]
+        if type(value) is not int or not 0 <= value <= MAX_SAFE_INTEGER:
+            self.leaf_indices.append(NO_LEAF)
+            return None
+        self.leaf_indices.append(value)
+        return value
+
     def _failure(self, label, reasons):
         self.failed += 1
         for reason in reasons:
@@ -825,9 +1086,9 @@ class ArtifactScan:
             self.canonical_problems.append(text)
 
 
-def scan_artifact(path, keys, rounding, progress, chunk_bytes=None):
+def scan_artifact(path, keys, rounding, progress, chunk_bytes=None, sample_trips=()):
     scan = ArtifactScan()
-    scan.audit = ImpactAudit(keys, rounding, scan.members, progress)
+    scan.audit = ImpactAudit(keys, rounding, scan.members, progress, sample_trips)
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -1026,7 +1287,11 @@ class Archive:
         self.factory, self.backend = ed25519_backend()
         self.docs = {}
         self.errors = {}
-        for name in (VERIFICATION, PUBLIC_KEY, PUBLIC_KEYS, METHODOLOGY, SUMS_SIG):
+        for name in (VERIFICATION, PUBLIC_KEY, PUBLIC_KEYS, METHODOLOGY, SUMS_SIG, LOG_KEY,
+                     LOG_PROOFS):
+            if name in LOG_FILES and not os.path.exists(self.path(name)):
+                self.errors[name] = "%s missing" % name  # fine for a greenos.mrv.v1 export
+                continue
             try:
                 self.docs[name] = load_json_file(self.path(name))
             except (OSError, ValueError) as e:
@@ -1042,6 +1307,20 @@ class Archive:
 
     def path(self, name):
         return os.path.join(self.root, *name.split("/"))
+
+    def sample_trips(self):
+        """The trip_ids log_proofs.json proves, so that the scan keeps those impacts (none
+        when the file is absent, unreadable or longer than any sample)."""
+        doc = self.docs.get(LOG_PROOFS)
+        proofs = doc.get("proofs") if isinstance(doc, dict) else None
+        if not isinstance(proofs, list) or len(proofs) > MAX_SAMPLE:
+            return ()
+        return [p["trip_id"] for p in proofs
+                if isinstance(p, dict) and isinstance(p.get("trip_id"), str)]
+
+    def schema(self):
+        """The payload's schema_version as read (None when the scan did not reach it)."""
+        return self.scan.members.get("schema_version") if self.scan is not None else None
 
     def methodology_snapshot(self, version):
         """The registry row of `version` in methodology.json (a row, or the list route's body)."""
@@ -1065,7 +1344,7 @@ class Archive:
         self.rounding = Rounding(snapshot.get("rounding") if isinstance(snapshot, dict)
                                  else None)
         self.scan = scan_artifact(self.path(ARTIFACT), keys, self.rounding, self.progress,
-                                  self.chunk_bytes)
+                                  self.chunk_bytes, self.sample_trips())
         version = self.scan.header.get("methodology_version")
         checks = [("manifest", self.check_manifest),
                   ("manifest_signature", self.check_manifest_signature),
@@ -1077,6 +1356,9 @@ class Archive:
                   ("totals", self.check_totals),
                   ("non_double_counting_proof", self.check_proof),
                   ("methodology_hash", lambda: self.check_methodology(version)),
+                  ("log_binding", self.check_log_binding),
+                  ("log_key", self.check_log_key),
+                  ("log_proofs", self.check_log_proofs),
                   ("verification_response", self.check_verification_response)]
         results = []
         for name, check in checks:
@@ -1125,7 +1407,8 @@ class Archive:
                     SUMS, file_name, previous))
             previous = file_name
             listed[file_name] = digest
-        for required in REQUIRED_FILES:
+        required_files = REQUIRED_FILES + (LOG_FILES if self.schema() == SCHEMA_V2 else ())
+        for required in required_files:
             if required not in listed:
                 problems.append("%s does not list %s" % (SUMS, required))
         mismatched = []
@@ -1262,16 +1545,20 @@ class Archive:
         if scan.canonical_problems:
             problems.append("the payload is not canonical JSON: " +
                             ", ".join(scan.canonical_problems))
-        members = set(scan.members)
-        if members != PAYLOAD_MEMBERS:
-            missing = sorted(PAYLOAD_MEMBERS - members)
-            extra = sorted(members - PAYLOAD_MEMBERS)
-            problems.append("payload members differ from %s: missing %s, unexpected %s" % (
-                SCHEMA_VERSION, missing, extra))
         m = scan.members
-        if m.get("schema_version") != SCHEMA_VERSION:
+        schema = m.get("schema_version")
+        if schema not in SCHEMA_VERSIONS:
             problems.append("schema_version is %r; this verifier checks %s" % (
-                m.get("schema_version"), SCHEMA_VERSION))
+                schema, " and ".join(SCHEMA_VERSIONS)))
+        # v1's members exactly, or v2's (v1's plus log_checkpoint) when the schema says v2.
+        known = schema if schema in SCHEMA_VERSIONS else SCHEMA_V1
+        expected = PAYLOAD_MEMBERS_BY_SCHEMA[known]
+        members = set(m)
+        if members != expected:
+            missing = sorted(expected - members)
+            extra = sorted(members - expected)
+            problems.append("payload members differ from %s: missing %s, unexpected %s" % (
+                known, missing, extra))
         if not is_timestamp(m.get("generated_at")):
             problems.append("generated_at is not a timestamp")
         period, start, end = m.get("period"), m.get("period_start"), m.get("period_end")
@@ -1284,8 +1571,8 @@ class Archive:
                     key, header.get(key), m.get(key)))
         if problems:
             return fail(name, problems)
-        return ok(name, "sha256 %s over %d canonical bytes equals verification_hash" % (
-            short(scan.payload_sha256), scan.payload_bytes))
+        return ok(name, "sha256 %s over %d canonical bytes equals verification_hash (%s)" % (
+            short(scan.payload_sha256), scan.payload_bytes, m.get("schema_version")))
 
     # 5. export_signature --------------------------------------------------------------------
 
@@ -1329,6 +1616,14 @@ class Archive:
             kinds = ", ".join("%s x%d" % kv for kv in sorted(audit.kinds.items()))
             problems.append("%d of %d impacts failed (%s); first: %s" % (
                 audit.failed, audit.count, kinds, " | ".join(audit.examples)))
+        # Impacts have leaf_index in v2 only (the schema_version follows them).
+        schema = scan.members.get("schema_version")
+        if not scan.error and schema == SCHEMA_V2 and audit.with_leaf_index != audit.count:
+            problems.append("%d of %d impacts lack the leaf_index %s requires" % (
+                audit.count - audit.with_leaf_index, audit.count, SCHEMA_V2))
+        elif not scan.error and schema == SCHEMA_V1 and audit.with_leaf_index:
+            problems.append("%d impacts carry a leaf_index, which %s has not" % (
+                audit.with_leaf_index, SCHEMA_V1))
         start, end = scan.members.get("period_start"), scan.members.get("period_end")
         if audit.count and isinstance(start, str) and isinstance(end, str):
             if audit.earliest[0] < start:
@@ -1531,7 +1826,247 @@ class Archive:
                         "declare; binding and factors agree" % (snapshot_version,
                                                                  short(recomputed)))
 
-    # 10. verification_response --------------------------------------------------------------
+    # 10-12. the transparency log (greenos.mrv.v2) -----------------------------------------
+
+    def log_checkpoint(self, name):
+        """(the payload's log_checkpoint, None), or (None, the Result of `name` when there is
+        none to check against: SKIP for a v1 export, else FAIL)."""
+        scan = self.scan
+        if scan.error:
+            return None, fail(name, "not checked: " + scan.error)
+        schema = scan.members.get("schema_version")
+        if schema == SCHEMA_V1:
+            return None, Result(name, "SKIP", LOG_V1_SKIP)
+        if schema != SCHEMA_V2:
+            return None, fail(name, "schema_version %r is neither %s" % (
+                schema, " nor ".join(SCHEMA_VERSIONS)))
+        checkpoint = scan.members.get("log_checkpoint")
+        if not isinstance(checkpoint, dict):
+            return None, fail(name, "the %s payload has no log_checkpoint object" % SCHEMA_V2)
+        problems = []
+        if set(checkpoint) != LOG_CHECKPOINT_FIELDS:
+            problems.append("log_checkpoint's members differ: missing %s, unexpected %s" % (
+                sorted(LOG_CHECKPOINT_FIELDS - set(checkpoint)),
+                sorted(set(checkpoint) - LOG_CHECKPOINT_FIELDS)))
+        if not is_note_name(checkpoint.get("origin")):
+            problems.append("log_checkpoint.origin %r is not a log name (no spaces, no `+`)"
+                            % (checkpoint.get("origin"),))
+        size = checkpoint.get("tree_size")
+        if type(size) is not int or not 0 <= size <= MAX_SAFE_INTEGER:
+            problems.append("log_checkpoint.tree_size %r is not a count" % (size,))
+        if not is_hex64(checkpoint.get("root_hash")):
+            problems.append("log_checkpoint.root_hash is not 64 lowercase hex characters")
+        if not isinstance(checkpoint.get("note"), str):
+            problems.append("log_checkpoint.note is not a string")
+        if problems:
+            return None, fail(name, problems)
+        return checkpoint, None
+
+    def check_log_binding(self):
+        """Every impact on its own leaf of the checkpointed tree, and the checkpoint signed."""
+        name = "log_binding"
+        checkpoint, result = self.log_checkpoint(name)
+        if result is not None:
+            return result
+        audit = self.scan.audit
+        origin, size = checkpoint["origin"], checkpoint["tree_size"]
+        root_hash, note = checkpoint["root_hash"], checkpoint["note"]
+        problems = []
+        absent = audit.leaf_indices.count(NO_LEAF)
+        if absent:
+            problems.append("%d of %d impacts have no valid leaf_index" % (absent, audit.count))
+        outside, outside_example, repeated, repeated_example = leaf_index_problems(
+            audit.leaf_indices, size)
+        if outside:
+            problems.append("%d leaf_index values are not below tree_size %d (first: %s)" % (
+                outside, size, outside_example))
+        if repeated:
+            problems.append("%d impacts share a leaf_index with another (first: %s)" % (
+                repeated, repeated_example))
+        if size == 0 and root_hash != EMPTY_TREE_ROOT:
+            problems.append("tree_size is 0 but root_hash is not the empty tree's")
+        # The note signs exactly the checkpoint text of origin, tree_size and root_hash.
+        expected = checkpoint_text(origin, size, root_hash)
+        parsed = split_signed_note(note)
+        signers = []
+        if isinstance(parsed, str):
+            problems.append(parsed)
+        else:
+            if parsed[0] != expected:
+                problems.append("the note's signed text %r is not the checkpoint of "
+                                "log_checkpoint's origin, tree_size and root_hash (%r)" % (
+                                    parsed[0][:300], expected))
+            if self.keys is None:
+                problems.append(self.errors.get(PUBLIC_KEYS, "no key history"))
+            else:
+                signers, signature_problems = verify_signed_note(note, origin, self.keys)
+                problems.extend(signature_problems)
+        # log_checkpoint.txt is the very same note.
+        try:
+            with open(self.path(LOG_CHECKPOINT), "rb") as f:
+                if f.read() != note.encode("utf-8"):
+                    problems.append("%s differs from the payload's log_checkpoint.note" %
+                                    LOG_CHECKPOINT)
+        except OSError as e:
+            problems.append("%s unreadable: %s" % (LOG_CHECKPOINT, e.strerror or e))
+        if problems:
+            return fail(name, problems)
+        return ok(name, "%d impacts on distinct leaves below tree_size %d; the checkpoint of %s "
+                        "(root %s) is signed by key %s; %s is the same note" % (
+                            audit.count, size, origin, short(root_hash), ", ".join(signers),
+                            LOG_CHECKPOINT))
+
+    def check_log_key(self):
+        """log_key.json names the checkpoint's log and a key of the key history."""
+        name = "log_key"
+        checkpoint, result = self.log_checkpoint(name)
+        if result is not None:
+            return result
+        doc = self.docs.get(LOG_KEY)
+        if not isinstance(doc, dict):
+            return fail(name, self.errors.get(LOG_KEY, "%s is not a JSON object" % LOG_KEY))
+        problems = []
+        if set(doc) != LOG_KEY_FIELDS:
+            problems.append("%s's members differ: missing %s, unexpected %s" % (
+                LOG_KEY, sorted(LOG_KEY_FIELDS - set(doc)), sorted(set(doc) - LOG_KEY_FIELDS)))
+        origin = doc.get("origin")
+        if origin != checkpoint["origin"]:
+            problems.append("%s names the log %r, the payload's checkpoint %r" % (
+                LOG_KEY, origin, checkpoint["origin"]))
+        version = doc.get("key_version")
+        raw = None
+        try:
+            raw = b64decode_strict(doc.get("public_key"))
+            if len(raw) != 32:
+                problems.append("%s's public_key is %d bytes, not 32" % (LOG_KEY, len(raw)))
+                raw = None
+        except ValueError:
+            problems.append("%s's public_key is not standard base64" % LOG_KEY)
+        key_id = None
+        if raw is not None:
+            if doc.get("fingerprint_sha256") != sha256_hex(raw):
+                problems.append("%s's fingerprint_sha256 is not the SHA-256 of its public_key"
+                                % LOG_KEY)
+            if is_note_name(origin):
+                key_id = note_key_id(origin, raw).hex()
+                if doc.get("verifier_key") != note_verifier_key(origin, raw):
+                    problems.append("%s's verifier_key %r is not %s" % (
+                        LOG_KEY, doc.get("verifier_key"), note_verifier_key(origin, raw)))
+            else:
+                problems.append("%s's origin %r is not a log name" % (LOG_KEY, origin))
+        history = self.keys.payloads if self.keys is not None else {}
+        if self.keys is None:
+            problems.append(self.errors.get(PUBLIC_KEYS, "no key history"))
+        elif version not in history:
+            problems.append("%s's key_version %r is not in %s" % (LOG_KEY, version,
+                                                                   PUBLIC_KEYS))
+        elif (history[version].get("public_key"), history[version].get("fingerprint_sha256")) \
+                != (doc.get("public_key"), doc.get("fingerprint_sha256")):
+            problems.append("%s's key %s differs from %s's %s" % (LOG_KEY, version,
+                                                                  PUBLIC_KEYS, version))
+        if problems:
+            return fail(name, problems)
+        return ok(name, "log %s, key %s (key id %s, fingerprint %s): verifier_key %s agrees "
+                        "with the key history" % (origin, version, key_id,
+                                                  short(doc.get("fingerprint_sha256")),
+                                                  doc.get("verifier_key")))
+
+    def check_log_proofs(self):
+        """log_proofs.json proves the deterministic sample of the impacts in the checkpoint."""
+        name = "log_proofs"
+        checkpoint, result = self.log_checkpoint(name)
+        if result is not None:
+            return result
+        doc = self.docs.get(LOG_PROOFS)
+        if not isinstance(doc, dict):
+            return fail(name, self.errors.get(LOG_PROOFS, "%s is not a JSON object" %
+                                              LOG_PROOFS))
+        audit = self.scan.audit
+        size, root_hash = checkpoint["tree_size"], checkpoint["root_hash"]
+        problems = []
+        if set(doc) != {"proofs", "root_hash", "tree_size"}:
+            problems.append("%s's members differ from proofs, root_hash, tree_size" %
+                            LOG_PROOFS)
+        if type(doc.get("tree_size")) is not int or doc.get("tree_size") != size:
+            problems.append("%s's tree_size %r is not the checkpoint's %d" % (
+                LOG_PROOFS, doc.get("tree_size"), size))
+        if doc.get("root_hash") != root_hash:
+            problems.append("%s's root_hash %s is not the checkpoint's %s" % (
+                LOG_PROOFS, short(doc.get("root_hash")), short(root_hash)))
+        proofs = doc.get("proofs")
+        if not isinstance(proofs, list):
+            return fail(name, problems + ["%s has no proofs list" % LOG_PROOFS])
+        expected = sample_positions(audit.count)
+        if len(proofs) > MAX_SAMPLE:
+            return fail(name, problems + ["%s holds %d proofs, a sample at most %d" % (
+                LOG_PROOFS, len(proofs), MAX_SAMPLE)])
+        root = bytes.fromhex(root_hash)
+        fields = {"event_hash", "leaf_index", "model_version", "proof", "trip_id"}
+        positions, mismatched, unproved = [], [], []
+        for k, entry in enumerate(proofs):
+            if not isinstance(entry, dict) or set(entry) != fields:
+                mismatched.append("proofs[%d] does not have exactly %s" % (
+                    k, ", ".join(sorted(fields))))
+                positions.append(None)
+                continue
+            trip_id = entry["trip_id"]
+            found = audit.sampled.get(trip_id) if isinstance(trip_id, str) else None
+            event_hash, leaf_index = entry["event_hash"], entry["leaf_index"]
+            if found is None:
+                mismatched.append("proofs[%d]: trip %r is not among the impacts" % (k, trip_id))
+                positions.append(None)
+            else:
+                position, model_version, payload_leaf, payload_hash = found
+                positions.append(position)
+                differ = [f for f, v in (("model_version", model_version),
+                                         ("leaf_index", payload_leaf),
+                                         ("event_hash", payload_hash)) if entry[f] != v]
+                if differ:
+                    mismatched.append("proofs[%d] (%s): %s %s from the impact's" % (
+                        k, trip_id, ", ".join(differ), "differs" if len(differ) == 1
+                        else "differ"))
+                # What must be in the log is the impact as the payload has it.
+                if payload_leaf is not None and is_hex64(payload_hash):
+                    event_hash, leaf_index = payload_hash, payload_leaf
+            hashes = entry["proof"]
+            try:
+                path = [b64decode_strict(h) for h in hashes] if isinstance(hashes, list) \
+                    and len(hashes) <= 64 else None
+            except ValueError:
+                path = None
+            if path is None or any(len(h) != 32 for h in path) or not is_hex64(event_hash) \
+                    or type(leaf_index) is not int:
+                unproved.append("proofs[%d] (%r) is not a list of base64 32-byte hashes for "
+                                "a hex event_hash and an integer leaf_index" % (k, trip_id))
+            elif not verify_inclusion(log_leaf_hash(event_hash), leaf_index, size, path, root):
+                unproved.append("proofs[%d] (%s, leaf %d) does not prove its leaf in the tree "
+                                "of %d leaves with root %s" % (k, trip_id, leaf_index, size,
+                                                                short(root_hash)))
+        if positions != expected:
+            wanted = set(expected)
+            got = set(p for p in positions if p is not None)
+            missing = [p for p in expected if p not in got]
+            extra = sorted(p for p in got if p not in wanted)
+            if missing:
+                problems.append("%d sample positions (0-based, of %d impacts) have no proof: %s"
+                                % (len(missing), audit.count,
+                                   ", ".join(map(str, missing[:MAX_EXAMPLES]))))
+            if extra:
+                problems.append("proofs of impacts outside the sample, at positions %s" %
+                                ", ".join(map(str, extra[:MAX_EXAMPLES])))
+            if not missing and not extra and None not in positions:
+                problems.append("the proofs are not the sample in payload order")
+        for kind, items in (("proofs do not match the payload's impacts", mismatched),
+                            ("proofs do not verify", unproved)):
+            if items:
+                problems.append("%d %s: %s" % (len(items), kind,
+                                               " | ".join(items[:MAX_EXAMPLES])))
+        if problems:
+            return fail(name, problems)
+        return ok(name, "%d inclusion proofs (the sample of %d impacts) verify against root %s "
+                        "of tree_size %d" % (len(proofs), audit.count, short(root_hash), size))
+
+    # 13. verification_response -------------------------------------------------------------
 
     def check_verification_response(self):
         name = "verification_response"

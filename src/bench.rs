@@ -7,6 +7,7 @@ mod cpu;
 mod export;
 mod graphql;
 mod jobs;
+mod log;
 mod measure;
 mod seed;
 
@@ -40,6 +41,8 @@ pub enum BenchTarget {
     Graphql(graphql::BenchGraphqlArgs),
     /// The outbox relay to Redis and the trip_completed.v1 consumer into the ledger.
     Jobs(jobs::BenchJobsArgs),
+    /// The transparency log: integration rate, proof latency, ingest with the integrator.
+    Log(log::BenchLogArgs),
 }
 
 /// The database a benchmark runs against.
@@ -85,6 +88,7 @@ pub async fn run(vars: Vars, args: &BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Export(export) => export::run(vars, export).await,
         BenchTarget::Graphql(graphql) => graphql::run(vars, graphql).await,
         BenchTarget::Jobs(jobs) => jobs::run(vars, jobs).await,
+        BenchTarget::Log(log) => log::run(vars, log).await,
     }
 }
 

@@ -213,7 +213,8 @@ async fn monitor(args: &MonitorArgs) -> anyhow::Result<()> {
                 describe(&old)
             );
         }
-        if latest.size > old.size {
+        // Every tree extends the empty one: there is nothing to prove from size 0.
+        if latest.size > old.size && old.size > 0 {
             let (from, to) = (old.size.to_string(), latest.size.to_string());
             let proof: ConsistencyAnswer = client
                 .json(

@@ -191,6 +191,18 @@ impl Report<'_> {
                 versions.join(", ")
             );
         }
+        match (&reading.proof.log, v.log_checkpoint_valid) {
+            (Some(log), Some(valid)) => println!(
+                "log checkpoint  {} every impact is one leaf of {}'s signed tree of {} leaves (root {})",
+                status(valid),
+                log.origin,
+                log.tree_size,
+                log.root_hash
+            ),
+            _ => println!(
+                "log checkpoint  SKIP a greenos.mrv.v1 export, made before the transparency log"
+            ),
+        }
         let against = if self.checks.is_empty() {
             "the registry is not consulted offline"
         } else {

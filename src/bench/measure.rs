@@ -164,7 +164,7 @@ pub(super) async fn ingest(
 }
 
 /// Sends `bodies` with `clients` concurrent connections; every answer must be 201.
-async fn post_all(
+pub(super) async fn post_all(
     client: &reqwest::Client,
     url: &str,
     bodies: Vec<String>,
@@ -212,7 +212,7 @@ async fn post_all(
     Ok((started.elapsed(), latencies))
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> f64 {
+pub(super) fn percentile(sorted: &[Duration], p: usize) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -13,6 +13,13 @@ is rewritten and re-signed with the service's development key, so that the speci
 fails and not only the manifest; some cases also re-sign the export itself, as a holder of the
 operator's key could, to show that the impact, totals and proof checks stand on their own.
 
+An export of schema greenos.mrv.v2 is bound to the transparency log (SPEC section 18): the
+archive then also holds log_key.json (GET /api/v2/esg/log/key), log_checkpoint.txt (the
+payload's signed checkpoint note) and log_proofs.json (inclusion proofs of the deterministic
+sample of the impacts, from GET /api/v2/esg/log/proof/inclusion), and the log checks must pass
+and fail as the other checks do. For a greenos.mrv.v1 export (a binary made before the log) the
+log checks must SKIP and the log tampering cases are skipped.
+
 The binary: $GREENOS_BIN, else $HOME/.cache/greenos-target/release/greenos, else .../debug/.
 Without it the test is skipped loudly (exit status 0), unless CI=true, where it fails.
 Needs the `cryptography` package to sign (verify.py itself does not).
@@ -25,6 +32,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +41,7 @@ import tempfile
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -42,11 +51,16 @@ VERIFY = REPO / "evidence" / "verify.py"
 IN_CI = os.environ.get("CI") == "true"
 CHECKS = ("manifest", "manifest_signature", "key_fingerprints", "payload_hash",
           "export_signature", "impacts", "totals", "non_double_counting_proof",
-          "methodology_hash", "verification_response")
+          "methodology_hash", "log_binding", "log_key", "log_proofs", "verification_response")
+# The checks of the transparency log: OK for a greenos.mrv.v2 export, SKIP for a v1 one.
+LOG_CHECKS = ("log_binding", "log_key", "log_proofs")
+SCHEMA_V1, SCHEMA_V2 = "greenos.mrv.v1", "greenos.mrv.v2"
+LOG_V1_SKIP = "greenos.mrv.v1 export (made before the transparency log)"
 GREENOS_CHECKS = ("manifest sig", "key history", "manifest", "service verdict",
                   "payload hash", "ed25519", "proof & totals", "impact ed25519", "methodology")
 MANIFESTED = ("artifact.json", "verification.json", "public_key.json", "public_keys.json",
               "methodology.json", "README.md", "verify.py")
+LOG_FILES = ("log_checkpoint.txt", "log_key.json", "log_proofs.json")  # greenos.mrv.v2 only
 
 
 def find_binary():
@@ -167,6 +181,42 @@ def q1_trips(numbers):
     return trips
 
 
+def sample_positions(n):
+    """SPEC section 12's sample, written out here independently of verify.py: the first, the
+    last and up to 1 000 impacts spread evenly, as 0-based positions in payload order."""
+    if n == 0:
+        return []
+    if n == 1:
+        return [0]
+    m = min(1000, n)
+    return sorted(set([0, n - 1] + [k * (n - 1) // (m - 1) for k in range(m)]))
+
+
+def log_proofs_from_routes(server, payload):
+    """log_proofs.json of a greenos.mrv.v2 payload, from the inclusion-proof route at the
+    payload's checkpoint."""
+    checkpoint = payload["log_checkpoint"]
+    proofs = []
+    for position in sample_positions(len(payload["impacts"])):
+        impact = payload["impacts"][position]
+        query = urllib.parse.urlencode({"trip_id": impact["trip_id"],
+                                        "model_version": impact["model_version"],
+                                        "tree_size": checkpoint["tree_size"]})
+        answer = json.loads(server.expect("GET", "/api/v2/esg/log/proof/inclusion?" + query))
+        if (answer["leaf_index"], answer["tree_size"]) != (impact["leaf_index"],
+                                                           checkpoint["tree_size"]):
+            raise AssertionError("the inclusion route put %s at leaf %s of %s, the export at "
+                                 "%s of %s" % (impact["trip_id"], answer["leaf_index"],
+                                               answer["tree_size"], impact["leaf_index"],
+                                               checkpoint["tree_size"]))
+        proofs.append({"trip_id": impact["trip_id"], "model_version": impact["model_version"],
+                       "leaf_index": impact["leaf_index"], "event_hash": impact["event_hash"],
+                       "proof": answer["proof"]})
+    document = {"tree_size": checkpoint["tree_size"], "root_hash": checkpoint["root_hash"],
+                "proofs": proofs}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
 SECOND_METHODOLOGY = {
     "methodology_version": "greenos-mrv-2026.2",
     "baseline_reference": "référence thermique : distance_km × facteur thermique local",
@@ -213,7 +263,9 @@ class Fixture:
             self.export_id = export["export_id"]
             base = "/api/v2/esg/mrv/export/" + self.export_id
             artifact = second.expect("GET", base)
-            self.impacts = len(json.loads(artifact)["payload"]["impacts"])
+            payload = json.loads(artifact)["payload"]
+            self.impacts = len(payload["impacts"])
+            self.schema = payload["schema_version"]
             version = json.loads(artifact)["methodology_version"]
             listed = json.loads(second.expect("GET", "/api/v2/esg/mrv/methodology"))
             rows = [m for m in listed["methodologies"] if m["methodology_version"] == version]
@@ -227,6 +279,13 @@ class Fixture:
                               "verify.py`.\n" % self.export_id).encode("utf-8"),
                 "verify.py": VERIFY.read_bytes(),
             }
+            self.tree_size = None
+            if self.schema == SCHEMA_V2:  # bound to the transparency log
+                self.tree_size = payload["log_checkpoint"]["tree_size"]
+                self.files["log_key.json"] = second.expect("GET", "/api/v2/esg/log/key")
+                self.files["log_checkpoint.txt"] = payload["log_checkpoint"]["note"].encode(
+                    "utf-8")
+                self.files["log_proofs.json"] = log_proofs_from_routes(second, payload)
             status, body = second.request("GET", base + "/evidence")
             self.service_archive = body if status == 200 else None
             self.service_archive_status = status
@@ -355,6 +414,11 @@ FIXTURE = None
 TIMINGS = {}
 
 
+def expected_status(check):
+    """What a check of the unaltered archive prints: the log checks SKIP for a v1 export."""
+    return "SKIP" if check in LOG_CHECKS and FIXTURE.schema == SCHEMA_V1 else "OK"
+
+
 def build_fixture():
     global FIXTURE
     binary = find_binary()
@@ -406,7 +470,11 @@ class EvidenceArchiveTest(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         found = statuses(out)
         for check in CHECKS:
-            self.assertEqual(found.get(check, ("missing",))[0], "OK", "%s\n%s" % (check, out))
+            self.assertEqual(found.get(check, ("missing",))[0], expected_status(check),
+                             "%s\n%s" % (check, out))
+        if FIXTURE.schema == SCHEMA_V1:
+            for check in LOG_CHECKS:
+                self.assertEqual(found[check][1], LOG_V1_SKIP, out)
         self.assertEqual(found.get("export_hmac", ("missing",))[0], "SKIP", out)
         self.assertIn("needs the operator's secret; POST /api/v2/esg/mrv/verify checks it", out)
         self.assertIn("VERIFIED", out.splitlines()[-1])
@@ -417,6 +485,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         found = greenos_statuses(out)
         for check in GREENOS_CHECKS:
             self.assertEqual(found.get(check), "OK", "%s\n%s" % (check, out))
+        self.assertEqual(found.get("log checkpoint"),
+                         "SKIP" if FIXTURE.schema == SCHEMA_V1 else "OK", out)
         self.assertIn("verified        YES", out)
 
     def assert_greenos_fails(self, directory, expected):
@@ -456,6 +526,15 @@ class EvidenceArchiveTest(unittest.TestCase):
         self.assertEqual(len(payload["country_factors"]["CI"]), 2)
         self.assertEqual(artifact["methodology_version"], "greenos-mrv-2026.2")
         self.assertIn("×", payload["methodology"]["baseline_reference"])
+        self.assertIn(payload["schema_version"], (SCHEMA_V1, SCHEMA_V2))
+        if payload["schema_version"] == SCHEMA_V2:
+            # Every impact on its own leaf of the checkpointed tree; all 50 are sampled.
+            leaves = [impact["leaf_index"] for impact in payload["impacts"]]
+            self.assertEqual(len(set(leaves)), 50)
+            self.assertLess(max(leaves), payload["log_checkpoint"]["tree_size"])
+            proofs = json.loads(FIXTURE.files["log_proofs.json"])["proofs"]
+            self.assertEqual([p["trip_id"] for p in proofs],
+                             [impact["trip_id"] for impact in payload["impacts"]])
 
     def test_passes_with_cryptography_from_inside_the_archive(self):
         try:
@@ -482,7 +561,8 @@ class EvidenceArchiveTest(unittest.TestCase):
         archive = verify.Archive(str(FIXTURE.archive), progress.append)
         results = archive.run()
         self.assertEqual([r.status for r in results if r.name != "export_hmac"],
-                         ["OK"] * len(CHECKS), [(r.name, r.detail) for r in results])
+                         [expected_status(c) for c in CHECKS],
+                         [(r.name, r.detail) for r in results])
         self.assertEqual(len(progress), 2, progress)
         self.assertEqual(archive.scan.payload_bytes,
                          len(split_artifact(FIXTURE.files["artifact.json"])[1].encode()))
@@ -497,6 +577,13 @@ class EvidenceArchiveTest(unittest.TestCase):
         rc, out, err, _ = run_verify(target)
         self.assert_passes(rc, out, err)
         self.assert_greenos_passes(target)
+        # The service's log files say what the routes say.
+        for name in LOG_FILES if FIXTURE.schema == SCHEMA_V2 else ():
+            data = (target / name).read_bytes()
+            if name.endswith(".json"):
+                self.assertEqual(json.loads(data), json.loads(FIXTURE.files[name]), name)
+            else:
+                self.assertEqual(data, FIXTURE.files[name], name)
 
     def test_greenos_verify_passes_on_the_archive(self):
         self.assert_greenos_passes(FIXTURE.archive)
@@ -771,6 +858,157 @@ class EvidenceArchiveTest(unittest.TestCase):
                                               "non_double_counting_proof"],
                                   greenos=["artifact"])
         self.assertIn("end of artifact.json", found["payload_hash"][1])
+
+    # -- tampering: the transparency log (greenos.mrv.v2) ----------------------------------
+
+    def require_log(self):
+        if FIXTURE.schema != SCHEMA_V2:
+            self.skipTest("the binary exports %s, which has no transparency log" %
+                          FIXTURE.schema)
+
+    @staticmethod
+    def leaf_indices(payload):
+        return list(re.finditer(r'"leaf_index":([0-9]+)', payload))
+
+    def test_a_leaf_index_beyond_the_tree(self):
+        self.require_log()
+        directory = self.copy()
+
+        def beyond(payload):
+            first = self.leaf_indices(payload)[0]
+            return payload[:first.start()] + '"leaf_index":%d' % FIXTURE.tree_size + \
+                payload[first.end():]
+
+        self.tamper_payload(directory, beyond)
+        reseal(FIXTURE, directory)
+        self.assert_fails(directory, ["payload_hash", "log_binding"])
+        # Re-signed: the export is consistent but for its leaf. Every impact of a 50-impact
+        # export is sampled, so the proof of the first one disagrees too.
+        resign_export(FIXTURE, directory)
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_binding", "log_proofs"], exactly=True)
+        self.assertIn("not below tree_size", found["log_binding"][1])
+        self.assertIn("leaf_index", found["log_proofs"][1])
+
+    def test_two_impacts_on_one_leaf(self):
+        self.require_log()
+        directory = self.copy()
+
+        def share(payload):
+            first, second = self.leaf_indices(payload)[:2]
+            return payload[:second.start()] + '"leaf_index":%s' % first.group(1) + \
+                payload[second.end():]
+
+        self.tamper_payload(directory, share)
+        resign_export(FIXTURE, directory)
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_binding", "log_proofs"], exactly=True)
+        self.assertIn("share a leaf_index", found["log_binding"][1])
+
+    def test_a_forged_checkpoint_note(self):
+        self.require_log()
+        size = FIXTURE.tree_size
+        # The note's text says another tree_size (in the payload, whose JSON escapes the
+        # newlines, and in log_checkpoint.txt alike): its signature no longer verifies and it
+        # is not the checkpoint log_checkpoint's members describe.
+        directory = self.copy()
+
+        def forge(payload):
+            at = payload.index('"log_checkpoint":')
+            return payload[:at] + payload[at:].replace("\\n%d\\n" % size,
+                                                       "\\n%d\\n" % (size + 1), 1)
+
+        self.tamper_payload(directory, forge)
+        note = (directory / "log_checkpoint.txt").read_text(encoding="utf-8")
+        (directory / "log_checkpoint.txt").write_text(
+            note.replace("\n%d\n" % size, "\n%d\n" % (size + 1), 1), encoding="utf-8")
+        resign_export(FIXTURE, directory)
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_binding"], exactly=True)
+        self.assertIn("signed text", found["log_binding"][1])
+        self.assertIn("does not verify", found["log_binding"][1])
+        # The note and log_checkpoint.tree_size changed together: the text agrees, the
+        # signature does not, and log_proofs.json is of another tree.
+        directory = self.copy()
+        self.tamper_payload(directory, lambda payload: forge(payload).replace(
+            '"tree_size":%d}' % size, '"tree_size":%d}' % (size + 1), 1))
+        (directory / "log_checkpoint.txt").write_text(
+            note.replace("\n%d\n" % size, "\n%d\n" % (size + 1), 1), encoding="utf-8")
+        resign_export(FIXTURE, directory)
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_binding", "log_proofs"], exactly=True)
+        self.assertNotIn("signed text", found["log_binding"][1])
+        self.assertIn("does not verify", found["log_binding"][1])
+        self.assertIn("tree_size", found["log_proofs"][1])
+
+    def test_the_checkpoint_file(self):
+        self.require_log()
+        # One character of the signature line changed: not the payload's note.
+        directory = self.copy()
+        note = (directory / "log_checkpoint.txt").read_text(encoding="utf-8")
+        at = note.rindex(" ") + 5
+        changed = note[:at] + ("A" if note[at] != "A" else "B") + note[at + 1:]
+        (directory / "log_checkpoint.txt").write_text(changed, encoding="utf-8")
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_binding"], exactly=True)
+        self.assertIn("log_checkpoint.txt differs", found["log_binding"][1])
+        # Absent (and so absent from the manifest, which a v2 archive must list it in).
+        directory = self.copy()
+        (directory / "log_checkpoint.txt").unlink()
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["manifest", "log_binding"], exactly=True)
+        self.assertIn("log_checkpoint.txt", found["manifest"][1])
+
+    def rewrite_log_proofs(self, directory, change):
+        document = json.loads((directory / "log_proofs.json").read_text())
+        change(document)
+        (directory / "log_proofs.json").write_text(json.dumps(document, indent=2) + "\n")
+        reseal(FIXTURE, directory)
+
+    def test_a_hash_of_an_inclusion_proof(self):
+        self.require_log()
+        directory = self.copy()
+
+        def flip(document):
+            entry = document["proofs"][len(document["proofs"]) // 2]
+            digest = bytearray(base64.b64decode(entry["proof"][0]))
+            digest[7] ^= 0x10
+            entry["proof"][0] = base64.b64encode(bytes(digest)).decode()
+
+        self.rewrite_log_proofs(directory, flip)
+        found = self.assert_fails(directory, ["log_proofs"], exactly=True)
+        self.assertIn("does not prove its leaf", found["log_proofs"][1])
+
+    def test_a_sample_position_without_its_proof(self):
+        self.require_log()
+        directory = self.copy()
+        self.rewrite_log_proofs(directory, lambda document: document["proofs"].pop(3))
+        found = self.assert_fails(directory, ["log_proofs"], exactly=True)
+        self.assertIn("have no proof: 3", found["log_proofs"][1])
+        # A proof for another tree size than the checkpoint's.
+        directory = self.copy()
+        self.rewrite_log_proofs(directory, lambda document: document.update(
+            tree_size=document["tree_size"] - 1))
+        found = self.assert_fails(directory, ["log_proofs"], exactly=True)
+        self.assertIn("tree_size", found["log_proofs"][1])
+
+    def test_the_log_key(self):
+        self.require_log()
+        directory = self.copy()
+        key = json.loads((directory / "log_key.json").read_text())
+        origin, key_id, material = key["verifier_key"].split("+", 2)
+        key["verifier_key"] = "+".join((origin, "%08x" % (int(key_id, 16) ^ 1), material))
+        (directory / "log_key.json").write_text(json.dumps(key))
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_key"], exactly=True)
+        self.assertIn("verifier_key", found["log_key"][1])
+        directory = self.copy()
+        key = json.loads((directory / "log_key.json").read_text())
+        key["origin"] = "elsewhere.example/log"
+        (directory / "log_key.json").write_text(json.dumps(key))
+        reseal(FIXTURE, directory)
+        found = self.assert_fails(directory, ["log_key"], exactly=True)
+        self.assertIn("names the log", found["log_key"][1])
 
     # -- the command line ------------------------------------------------------------------
 

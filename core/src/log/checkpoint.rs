@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use signed_note::{Note, Signer, StandardVerifier, VerifierList};
 use tlog_tiles::{Checkpoint, Hash};
 
-use crate::proof::{Ed25519Keyring, PublicKeyPayload};
+use crate::proof::{Ed25519Keyring, PublicKeyPayload, PublicKeyRing};
 
 /// The log's public identity: `GET /api/v2/esg/log/key`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,4 +153,22 @@ pub fn open_checkpoint(note: &str, verifier_key: &str) -> Result<OpenedCheckpoin
         root: *checkpoint.hash(),
         origin,
     })
+}
+
+/// Opens `note` as a checkpoint of `origin` with whichever key of `keys` signed it; answers
+/// that key's version (`None` for a bare key) with the checkpoint.
+pub fn open_with_ring(
+    note: &str,
+    origin: &str,
+    keys: &PublicKeyRing,
+) -> Result<(Option<String>, OpenedCheckpoint), OpenError> {
+    let mut refused = OpenError::Signature("no key to check it with".to_owned());
+    for (version, key) in keys.verifying_keys() {
+        let verifier_key = signed_note::new_ed25519_verifier_key(origin, key);
+        match open_checkpoint(note, &verifier_key) {
+            Ok(opened) => return Ok((version.map(str::to_owned), opened)),
+            Err(err) => refused = err,
+        }
+    }
+    Err(refused)
 }

@@ -12,7 +12,8 @@ mod tree;
 use std::time::Duration;
 
 pub use checkpoint::{
-    CheckpointError, LogKey, OpenError, OpenedCheckpoint, open_checkpoint, sign_checkpoint,
+    CheckpointError, LogKey, OpenError, OpenedCheckpoint, open_checkpoint, open_with_ring,
+    sign_checkpoint,
 };
 pub use error::LogError;
 pub use store::{Horizon, Integration};

@@ -5,6 +5,7 @@ use sea_orm::DbErr;
 use serde_json::{Value, json};
 
 use crate::error_code::{DomainError, ErrorCode};
+use crate::log::LogError;
 use crate::methodology::MethodologyError;
 use crate::mrv::period::Period;
 use crate::mrv::verify::ExportVerification;
@@ -104,9 +105,18 @@ pub enum MrvError {
     /// A worker task died; never expected.
     #[error("MRV export task failed: {0}")]
     Task(String),
+    /// The transparency log could not be integrated or read before the build.
+    #[error("the transparency log could not be brought up to date for the export")]
+    Log(#[source] Box<LogError>),
     /// The database failed.
     #[error("MRV export database error")]
     Database(#[from] DbErr),
+}
+
+impl From<LogError> for MrvError {
+    fn from(err: LogError) -> Self {
+        MrvError::Log(Box::new(err))
+    }
 }
 
 impl DomainError for MrvError {
@@ -125,6 +135,7 @@ impl DomainError for MrvError {
             Self::InvalidArtifact { .. } | Self::InvalidQuery { .. } => ErrorCode::ValidationFailed,
             Self::InvalidJson { .. } => ErrorCode::InvalidJson,
             Self::Database(err) => crate::db::error_code(err),
+            Self::Log(err) => err.code(),
             Self::Storage(_) | Self::Io(_) | Self::Task(_) => ErrorCode::Internal,
         }
     }
@@ -166,6 +177,7 @@ impl DomainError for MrvError {
                 json!({"reason": reason})
             }
             Self::InvalidQuery { field, reason } => json!({"field": field, "reason": reason}),
+            Self::Log(err) => err.details(),
             Self::NoActiveMethodology
             | Self::Storage(_)
             | Self::Io(_)

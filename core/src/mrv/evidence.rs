@@ -1,8 +1,9 @@
 //! The auditor's evidence package of one export (SPEC §12): a ZIP archive, written on a
 //! blocking thread and streamed as it is written, holding the artifact (copied from its chunks
 //! as they are read), the verification response, the public key and its history, the
-//! methodology snapshot, a README, `verify.py`, `SHA256SUMS` of every other file and the
-//! Ed25519 signature of that manifest.
+//! methodology snapshot, a README, `verify.py`, for a `greenos.mrv.v2` export the transparency
+//! log's key, checkpoint and a sample of inclusion proofs, `SHA256SUMS` of every other file and
+//! the Ed25519 signature of that manifest.
 //!
 //! The same export gives the same bytes: entries are stored (not compressed) in a fixed order,
 //! with a fixed time (1980-01-01 00:00, the ZIP epoch) and fixed permissions, and every JSON
@@ -15,7 +16,11 @@ use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
+use crate::mrv::build::payload::LogBinding;
 use crate::mrv::channel::ChannelWriter;
+use crate::mrv::error::MrvError;
+use crate::mrv::read::walk::for_each_impact;
+use crate::mrv::verify::scan::TopLevelCapture;
 use crate::proof::{Signer, sha256_hex};
 
 /// The offline verifier shipped in every archive.
@@ -49,6 +54,39 @@ pub struct EvidenceFiles {
     pub public_keys: Vec<u8>,
     /// `methodology.json`.
     pub methodology: Vec<u8>,
+    /// The transparency log's parts of a `greenos.mrv.v2` export.
+    pub log: Option<LogFiles>,
+}
+
+/// The transparency log's files of an archive: `log_key.json`, `log_checkpoint.txt` (the
+/// checkpoint the export binds to) and `log_proofs.json` (inclusion proofs of a sample of its
+/// impacts, [`sample_positions`]).
+#[derive(Debug)]
+pub struct LogFiles {
+    /// `log_key.json`.
+    pub key: Vec<u8>,
+    /// `log_checkpoint.txt`.
+    pub checkpoint: Vec<u8>,
+    /// `log_proofs.json`.
+    pub proofs: Vec<u8>,
+}
+
+/// The positions (in payload order) of the impacts whose inclusion proofs an archive holds:
+/// the first, the last, and up to 1 000 spread evenly between them.
+pub fn sample_positions(impacts: u64) -> Vec<u64> {
+    const SAMPLE: u64 = 1_000;
+    match impacts {
+        0 => Vec::new(),
+        1 => vec![0],
+        n => {
+            let m = SAMPLE.min(n);
+            let mut positions: Vec<u64> = (0..m).map(|k| k * (n - 1) / (m - 1)).collect();
+            positions.extend([0, n - 1]);
+            positions.sort_unstable();
+            positions.dedup();
+            positions
+        }
+    }
 }
 
 /// Writes the archive into `tx` on the calling (blocking) thread, the artifact read from
@@ -84,7 +122,7 @@ pub(crate) fn write_evidence(
     sums.push(("artifact.json".to_owned(), hex::encode(hasher.finalize())));
 
     let readme = readme(files);
-    let small: [(&str, &[u8]); 6] = [
+    let mut small: Vec<(&str, &[u8])> = vec![
         ("verification.json", &files.verification),
         ("public_key.json", &files.public_key),
         ("public_keys.json", &files.public_keys),
@@ -92,6 +130,13 @@ pub(crate) fn write_evidence(
         ("README.md", readme.as_bytes()),
         ("verify.py", VERIFY_PY.as_bytes()),
     ];
+    if let Some(log) = &files.log {
+        small.extend([
+            ("log_key.json", log.key.as_slice()),
+            ("log_checkpoint.txt", log.checkpoint.as_slice()),
+            ("log_proofs.json", log.proofs.as_slice()),
+        ]);
+    }
     for (name, bytes) in small {
         let options = if name == "verify.py" {
             options.unix_permissions(0o755)
@@ -134,4 +179,88 @@ fn readme(files: &EvidenceFiles) -> String {
     README_TEMPLATE
         .replace("{{export_id}}", &files.export_id)
         .replace("{{window}}", &files.window)
+}
+
+/// One sampled impact of a `greenos.mrv.v2` payload: what its inclusion proof is about.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SampledLeaf {
+    /// The trip.
+    pub trip_id: String,
+    /// Its model version.
+    pub model_version: String,
+    /// Its leaf in the log.
+    pub leaf_index: u64,
+    /// Its `event_hash` (the leaf's data).
+    pub event_hash: String,
+}
+
+/// Reads a stored payload once: its `log_checkpoint` (`None` for `greenos.mrv.v1`) and the
+/// impacts at `positions` (sorted). Use on a blocking thread.
+pub(crate) fn log_sample(
+    reader: impl Read,
+    positions: &[u64],
+) -> Result<(Option<LogBinding>, Vec<SampledLeaf>), MrvError> {
+    let mut capturing = Capturing {
+        inner: reader,
+        scan: TopLevelCapture::new(&["log_checkpoint"], 64 * 1024),
+    };
+    let mut sampled = Vec::with_capacity(positions.len());
+    let mut wanted = positions.iter().copied().peekable();
+    let mut position = 0u64;
+    for_each_impact(&mut capturing, |impact| {
+        if wanted.next_if_eq(&position).is_some() {
+            let text = |key: &str| impact.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            let leaf = SampledLeaf {
+                trip_id: text("trip_id").unwrap_or_default(),
+                model_version: text("model_version").unwrap_or_default(),
+                leaf_index: impact
+                    .get("leaf_index")
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or_else(|| io::Error::other("a sampled impact has no leaf_index"))?,
+                event_hash: text("event_hash").unwrap_or_default(),
+            };
+            sampled.push(leaf);
+        }
+        position += 1;
+        Ok(())
+    })?;
+    let log = capturing
+        .scan
+        .finish()
+        .remove("log_checkpoint")
+        .map(|bytes| serde_json::from_slice(&bytes))
+        .transpose()
+        .map_err(|e| MrvError::Storage(format!("stored payload: log_checkpoint: {e}")))?;
+    Ok((log, sampled))
+}
+
+/// A reader that shows every byte it reads to a top-level member capture.
+struct Capturing<R> {
+    inner: R,
+    scan: TopLevelCapture,
+}
+
+impl<R: Read> Read for Capturing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.scan.feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_positions;
+
+    #[test]
+    fn the_sample_is_the_first_the_last_and_up_to_a_thousand_between() {
+        assert_eq!(sample_positions(0), Vec::<u64>::new());
+        assert_eq!(sample_positions(1), vec![0]);
+        assert_eq!(sample_positions(3), vec![0, 1, 2]);
+        let large = sample_positions(1_000_000);
+        assert_eq!(large.len(), 1_000);
+        assert_eq!((large[0], large[999]), (0, 999_999));
+        assert!(large.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(sample_positions(1_000).len(), 1_000);
+    }
 }

@@ -17,14 +17,17 @@ mod verify;
 
 pub(crate) use build::create_export;
 pub use build::payload::{
-    Aggregation, DEDUPLICATION_RULE, DuplicateStats, FactorPair, MethodologyBinding, PayloadParts,
-    SCHEMA_VERSION, Totals,
+    Aggregation, DEDUPLICATION_RULE, DuplicateStats, FactorPair, LogBinding, MethodologyBinding,
+    PayloadParts, SCHEMA_VERSION, SCHEMA_VERSION_V1, Totals,
 };
 pub use build::store::{CHUNK_BYTES, EXPORT_GENERATED};
 pub(crate) use channel::ChannelReader;
 pub use error::MrvError;
+pub(crate) use evidence::log_sample;
 pub(crate) use evidence::write_evidence;
-pub use evidence::{EvidenceFiles, MANIFEST, MANIFEST_SIGNATURE, VERIFY_PY};
+pub use evidence::{
+    EvidenceFiles, LogFiles, MANIFEST, MANIFEST_SIGNATURE, SampledLeaf, VERIFY_PY, sample_positions,
+};
 pub use period::{ExportWindow, Period};
 pub use read::artifact::ArtifactHeader;
 pub(crate) use read::csv::write_csv;

@@ -119,6 +119,16 @@ impl Ed25519Keyring {
             .collect()
     }
 
+    /// Every public key of the ring, as a ring of published keys.
+    pub fn public_ring(&self) -> PublicKeyRing {
+        let mut ring = PublicKeyRing::default();
+        for (version, key) in self.ring.iter() {
+            ring.keys
+                .insert(version.as_str().to_owned(), key.verifying_key());
+        }
+        ring
+    }
+
     /// The raw Ed25519 signature of `message` under the active key.
     pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
         self.ring.active().1.sign(message).to_bytes()
@@ -215,6 +225,14 @@ impl PublicKeyRing {
             .ok_or_else(|| "not standard base64 of a 32-byte Ed25519 public key".to_owned())?;
         self.bare = Some(key);
         Ok(())
+    }
+
+    /// Every key held, with its version (`None` for the bare key).
+    pub fn verifying_keys(&self) -> impl Iterator<Item = (Option<&str>, &VerifyingKey)> {
+        self.keys
+            .iter()
+            .map(|(version, key)| (Some(version.as_str()), key))
+            .chain(self.bare.iter().map(|key| (None, key)))
     }
 
     /// The versions held by name, sorted.

@@ -237,6 +237,28 @@ impl<'a> LogService<'a> {
         })
     }
 
+    /// The inclusion proofs (base64 hashes) of the leaves `leaves` in the tree of `size`
+    /// leaves, read with one pass over the stored hashes they need.
+    pub async fn leaf_proofs(
+        &self,
+        size: u64,
+        leaves: &[u64],
+    ) -> Result<Vec<Vec<String>>, LogError> {
+        if let Some(beyond) = leaves.iter().find(|leaf| **leaf >= size) {
+            return Err(LogError::InvalidSize {
+                reason: format!("leaf {beyond} is not in the tree of {size} leaves"),
+            });
+        }
+        let proofs = log::with_hashes(self.services.database(), |hashes| {
+            leaves
+                .iter()
+                .map(|leaf| log::inclusion(size, *leaf, hashes))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        Ok(proofs.iter().map(|proof| encode(proof)).collect())
+    }
+
     /// The consistency proof from the tree of `from` leaves to the tree of `to` leaves (or the
     /// latest checkpoint's).
     pub async fn consistency(

@@ -13,7 +13,7 @@ use crate::context::RequestContext;
 use crate::methodology;
 use crate::mrv::{
     self, ArtifactHeader, DEFAULT_PAGE_SIZE, ExportImpactPage, ExportPage, ExportRecord,
-    ExportVerification, ExportWindow, ExportsPage, MrvError, Period,
+    ExportVerification, ExportWindow, ExportsPage, LogBinding, MrvError, Period,
 };
 use crate::page::PageRequest;
 use crate::proof::UtcMicros;
@@ -55,9 +55,23 @@ impl<'a> MrvService<'a> {
             self.services.signer(),
             self.services.metrics(),
             window,
+            self.log_binding().await?,
             Some(ctx.correlation_id.to_string()),
         )
         .await
+    }
+
+    /// Integrates every committed ledger row into the transparency log and answers the
+    /// checkpoint an export built now binds to.
+    async fn log_binding(&self) -> Result<LogBinding, MrvError> {
+        let checkpoint = self.services.log().integrate_all().await?;
+        let root_hash = checkpoint.root_hash;
+        Ok(LogBinding {
+            note: checkpoint.note,
+            origin: self.services.log().key().origin,
+            root_hash,
+            tree_size: checkpoint.tree_size,
+        })
     }
 
     /// The export of `window` for a scheduler: built unless it exists or another worker is
@@ -92,14 +106,20 @@ impl<'a> MrvService<'a> {
             }
             _ => None,
         };
-        let result = mrv::create_export(
-            db,
-            self.services.signer(),
-            self.services.metrics(),
-            window,
-            Some(ctx.correlation_id.to_string()),
-        )
-        .await;
+        let result = match self.log_binding().await {
+            Ok(log) => {
+                mrv::create_export(
+                    db,
+                    self.services.signer(),
+                    self.services.metrics(),
+                    window,
+                    log,
+                    Some(ctx.correlation_id.to_string()),
+                )
+                .await
+            }
+            Err(err) => Err(err),
+        };
         if let Some((mut conn, key)) = lock {
             let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(key)
@@ -293,6 +313,7 @@ impl<'a> MrvService<'a> {
             public_key: json(&self.services.keys().public_key())?,
             public_keys: json(&self.services.keys().public_keys())?,
             methodology: json(&methodology)?,
+            log: self.log_files(&record).await?,
         };
         let (artifact_tx, artifact_rx) = mpsc::channel::<io::Result<Vec<u8>>>(2);
         let mut bytes = download.bytes;
@@ -349,6 +370,53 @@ impl<'a> MrvService<'a> {
         tokio::task::spawn_blocking(move || mrv::page_of_payload(reader, &page))
             .await
             .map_err(|e| MrvError::Task(e.to_string()))?
+    }
+
+    /// The transparency log's files of the evidence package of a `greenos.mrv.v2` export: the
+    /// log's key, the checkpoint the export binds to, and inclusion proofs in that tree of a
+    /// deterministic sample of its impacts.
+    async fn log_files(&self, record: &ExportRecord) -> Result<Option<mrv::LogFiles>, MrvError> {
+        if record.schema_version != mrv::SCHEMA_VERSION {
+            return Ok(None);
+        }
+        let reader = mrv::payload_reader(self.services.database().clone(), record);
+        let positions = mrv::sample_positions(u64::try_from(record.impacts_count).unwrap_or(0));
+        let (log, sampled) =
+            tokio::task::spawn_blocking(move || mrv::log_sample(reader, &positions))
+                .await
+                .map_err(|e| MrvError::Task(e.to_string()))??;
+        let log = log.ok_or_else(|| {
+            MrvError::Storage("a greenos.mrv.v2 payload without log_checkpoint".to_owned())
+        })?;
+        let leaves: Vec<u64> = sampled.iter().map(|leaf| leaf.leaf_index).collect();
+        let proofs = self
+            .services
+            .log()
+            .leaf_proofs(log.tree_size, &leaves)
+            .await?;
+        let proofs: Vec<serde_json::Value> = sampled
+            .into_iter()
+            .zip(proofs)
+            .map(|(leaf, proof)| {
+                serde_json::json!({
+                    "event_hash": leaf.event_hash,
+                    "leaf_index": leaf.leaf_index,
+                    "model_version": leaf.model_version,
+                    "proof": proof,
+                    "trip_id": leaf.trip_id,
+                })
+            })
+            .collect();
+        let document = serde_json::json!({
+            "proofs": proofs,
+            "root_hash": log.root_hash,
+            "tree_size": log.tree_size,
+        });
+        Ok(Some(mrv::LogFiles {
+            key: json(&self.services.log().key())?,
+            checkpoint: log.note.into_bytes(),
+            proofs: json(&document)?,
+        }))
     }
 
     fn record(

@@ -15,6 +15,7 @@ on_both_backends!(
     the_offline_command_verifies_with_the_public_key_alone,
     a_forged_impact_fails_even_re_hashed_and_re_signed,
     impacts_signed_before_a_key_rotation_verify_with_the_history,
+    an_export_binds_to_the_log_and_verifiers_hold_it_to_that,
 );
 
 /// The fixed keys of the test credentials, authentication left off.
@@ -263,4 +264,111 @@ async fn impacts_signed_before_a_key_rotation_verify_with_the_history(backend: B
     assert!(ok, "{printed}");
     assert!(printed.contains("key history     OK"), "{printed}");
     assert!(printed.contains("verified        YES"), "{printed}");
+}
+
+/// `artifact` with its payload re-hashed and the hash re-signed with both of the operator's
+/// keys, as a holder of those keys could do after changing the payload.
+fn re_signed(mut artifact: serde_json::Value) -> serde_json::Value {
+    use greenos_core::proof::{Ed25519Keyring, HmacKeyring, Signer, sha256_hex};
+
+    let signer = Signer::new(
+        HmacKeyring::from_json(
+            "v1",
+            &format!(r#"{{"v1":"{}"}}"#, crate::credentials::HMAC_SECRET_V1),
+        )
+        .expect("the HMAC ring"),
+        Ed25519Keyring::from_json(
+            "v1",
+            &format!(r#"{{"v1":"{}"}}"#, crate::credentials::ed25519_seed_v1()),
+        )
+        .expect("the Ed25519 ring"),
+    );
+    let canonical = greenos_core::proof::to_canonical(&artifact["payload"]).expect("canonical");
+    let hash = sha256_hex(&canonical);
+    let signatures = signer.sign(&hash);
+    artifact["verification_hash"] = json!(hash.as_str());
+    artifact["signature"] = json!(signatures.signature);
+    artifact["asym_signature"] = json!(signatures.asym_signature);
+    artifact
+}
+
+/// A `greenos.mrv.v2` export verifies with its log checkpoint (REST and offline); a forged
+/// checkpoint or a leaf beyond it fails even re-hashed and re-signed; the same export as a
+/// `greenos.mrv.v1` payload (made before the log) still verifies, its log check skipped.
+async fn an_export_binds_to_the_log_and_verifiers_hold_it_to_that(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, keys_only).await else {
+        return;
+    };
+    let (_, artifact) = exported(&app).await;
+    let (_, key) = app.get_json("/api/v2/esg/public-key").await;
+    let public_key = key["public_key"].as_str().expect("key").to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let offline = |name: &str, artifact: &serde_json::Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec(artifact).expect("json")).expect("write");
+        verify_command(vec![
+            path.into(),
+            "--public-key".into(),
+            public_key.clone().into(),
+        ])
+    };
+    assert_eq!(artifact["payload"]["schema_version"], "greenos.mrv.v2");
+    let (status, body) = app.post_json("/api/v2/esg/mrv/verify", &artifact).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["log_checkpoint_valid"], true, "{body}");
+    let (ok, printed) = offline("v2.json", &artifact).await;
+    assert!(ok, "{printed}");
+    assert!(printed.contains("log checkpoint  OK"), "{printed}");
+
+    let size = artifact["payload"]["log_checkpoint"]["tree_size"]
+        .as_u64()
+        .expect("a tree size");
+    let mut grown = artifact.clone();
+    grown["payload"]["log_checkpoint"]["tree_size"] = json!(size + 1);
+    let grown = re_signed(grown);
+    let (status, body) = app.post_json("/api/v2/esg/mrv/verify", &grown).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"]["code"], "GREENOS_MRV_INVALID_SIGNATURE",
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"]["log_checkpoint_valid"], false,
+        "{body}"
+    );
+    let (ok, printed) = offline("grown.json", &grown).await;
+    assert!(!ok && printed.contains("log checkpoint  FAIL"), "{printed}");
+
+    let mut beyond = artifact.clone();
+    beyond["payload"]["impacts"][0]["leaf_index"] = json!(size);
+    let beyond = re_signed(beyond);
+    let (status, body) = app.post_json("/api/v2/esg/mrv/verify", &beyond).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"]["code"], "GREENOS_MRV_PAYLOAD_TAMPERED",
+        "{body}"
+    );
+    let (ok, printed) = offline("beyond.json", &beyond).await;
+    assert!(
+        !ok && printed.contains("not below the checkpoint's tree_size"),
+        "{printed}"
+    );
+
+    let mut v1 = artifact.clone();
+    let payload = v1["payload"].as_object_mut().expect("a payload");
+    payload.remove("log_checkpoint");
+    payload.insert("schema_version".to_owned(), json!("greenos.mrv.v1"));
+    for impact in payload["impacts"].as_array_mut().expect("impacts") {
+        impact
+            .as_object_mut()
+            .expect("an impact")
+            .remove("leaf_index");
+    }
+    let v1 = re_signed(v1);
+    let (status, body) = app.post_json("/api/v2/esg/mrv/verify", &v1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body.get("log_checkpoint_valid"), None, "{body}");
+    let (ok, printed) = offline("v1.json", &v1).await;
+    assert!(ok, "{printed}");
+    assert!(printed.contains("log checkpoint  SKIP"), "{printed}");
 }

@@ -23,7 +23,7 @@ on_both_backends!(
     csv_cells_that_would_run_as_formulas_are_neutralised,
 );
 
-const ENTRIES: [&str; 9] = [
+const ENTRIES: [&str; 12] = [
     "artifact.json",
     "verification.json",
     "public_key.json",
@@ -31,6 +31,9 @@ const ENTRIES: [&str; 9] = [
     "methodology.json",
     "README.md",
     "verify.py",
+    "log_key.json",
+    "log_checkpoint.txt",
+    "log_proofs.json",
     "SHA256SUMS",
     "SHA256SUMS.sig",
 ];
@@ -109,7 +112,7 @@ async fn the_archive_holds_every_file_signed_and_is_deterministic(backend: Backe
         .lines()
         .map(|line| line.split_once("  ").expect("<sum>  <name>"))
         .collect();
-    let mut expected: Vec<&str> = ENTRIES[..7].to_vec();
+    let mut expected: Vec<&str> = ENTRIES[..10].to_vec();
     expected.sort_unstable();
     assert_eq!(
         listed.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
@@ -117,6 +120,40 @@ async fn the_archive_holds_every_file_signed_and_is_deterministic(backend: Backe
     );
     for (sum, name) in &listed {
         assert_eq!(*sum, hex::encode(Sha256::digest(file(name))), "{name}");
+    }
+
+    // The log's parts: the export's checkpoint, and proofs that its sampled impacts are in it.
+    let artifact: Value = serde_json::from_slice(file("artifact.json")).expect("JSON");
+    let log = &artifact["payload"]["log_checkpoint"];
+    assert_eq!(
+        file("log_checkpoint.txt"),
+        log["note"].as_str().expect("a note").as_bytes()
+    );
+    let key: Value = serde_json::from_slice(file("log_key.json")).expect("JSON");
+    let opened = greenos_core::log::open_checkpoint(
+        log["note"].as_str().expect("a note"),
+        key["verifier_key"].as_str().expect("a verifier key"),
+    )
+    .expect("the checkpoint opens with the log's key");
+    let proofs: Value = serde_json::from_slice(file("log_proofs.json")).expect("JSON");
+    let impacts = artifact["payload"]["impacts"].as_array().expect("impacts");
+    let sampled = proofs["proofs"].as_array().expect("proofs");
+    assert_eq!(
+        sampled.len(),
+        impacts.len(),
+        "a small export is sampled whole"
+    );
+    for (proof, impact) in sampled.iter().zip(impacts) {
+        assert_eq!(proof["trip_id"], impact["trip_id"]);
+        let leaf = impact["leaf_index"].as_u64().expect("a leaf index");
+        greenos_core::log::check_inclusion(
+            &crate::log::hashes(&proof["proof"]),
+            opened.size,
+            opened.root,
+            leaf,
+            greenos_core::log::leaf_hash(impact["event_hash"].as_str().expect("event_hash")),
+        )
+        .expect("the sampled impact is in the checkpoint's tree");
     }
 
     let signed: Value = serde_json::from_slice(file("SHA256SUMS.sig")).expect("JSON");

@@ -67,15 +67,24 @@ async fn a_quarter_exports_its_window_with_exact_totals(backend: Backend) {
         json!([{"ev_factor_local": "0.012000", "methodology_version": version, "thermal_factor_local": "0.192000"}])
     );
     assert_eq!(payload["model_versions"], json!(["co2-v1"]));
-    assert_eq!(payload["schema_version"], "greenos.mrv.v1");
+    assert_eq!(payload["schema_version"], "greenos.mrv.v2");
+    // The export integrated the log first and binds to the checkpoint it signed.
+    let (_, checkpoint) = crate::log::latest(&app).await;
+    let log = &payload["log_checkpoint"];
+    assert_eq!(log["tree_size"], checkpoint.size);
+    assert_eq!(log["root_hash"], hex::encode(checkpoint.root.0));
+    assert_eq!(log["origin"], "greenos.local/log");
     assert_eq!(payload["period_start"], export["period_start"]);
     assert_eq!(payload["non_double_counting_proof"]["raw_impacts_count"], 3);
     assert_eq!(export["total_co2_avoided_kg"], "3.456000");
-    // Each impact is exactly what the impact route answers.
+    // Each impact is exactly what the impact route answers, its leaf index included.
     for impact in payload["impacts"].as_array().expect("impacts") {
         let trip_id = impact["trip_id"].as_str().expect("trip_id");
-        let (_, mut stored) = app.get_json(&format!("/api/v2/esg/impact/{trip_id}")).await;
-        stored.as_object_mut().and_then(|o| o.remove("leaf_index"));
+        let (_, stored) = app.get_json(&format!("/api/v2/esg/impact/{trip_id}")).await;
+        assert!(
+            impact["leaf_index"].as_u64().expect("a leaf") < checkpoint.size,
+            "{impact}"
+        );
         assert_eq!(*impact, stored);
     }
     // The export is audited and announced in the same transaction, without its payload.

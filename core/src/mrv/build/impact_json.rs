@@ -9,8 +9,13 @@ use crate::mrv::error::MrvError;
 use crate::proof::UtcMicros;
 use crate::proof::canonical::{MAX_SAFE_INTEGER, write_canonical_string};
 
-/// Appends the canonical JSON of `impact` to `out`.
-pub(crate) fn write_impact(out: &mut Vec<u8>, impact: &Impact) -> Result<(), MrvError> {
+/// Appends the canonical JSON of `impact` to `out`, with its `leaf_index` in the transparency
+/// log when given (`greenos.mrv.v2`).
+pub(crate) fn write_impact(
+    out: &mut Vec<u8>,
+    impact: &Impact,
+    leaf_index: Option<u64>,
+) -> Result<(), MrvError> {
     let e = &impact.event;
     let s = &impact.signatures;
     if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&impact.ledger_seq) {
@@ -41,6 +46,15 @@ pub(crate) fn write_impact(out: &mut Vec<u8>, impact: &Impact) -> Result<(), Mrv
             out.push(b',');
         }
         member(out, key, *value);
+    }
+    if let Some(leaf_index) = leaf_index {
+        if leaf_index > MAX_SAFE_INTEGER.unsigned_abs() {
+            return Err(MrvError::Storage(format!(
+                "leaf_index {leaf_index} is outside the canonical integer range"
+            )));
+        }
+        out.extend_from_slice(b",\"leaf_index\":");
+        out.extend_from_slice(leaf_index.to_string().as_bytes());
     }
     out.extend_from_slice(b",\"ledger_seq\":");
     out.extend_from_slice(impact.ledger_seq.to_string().as_bytes());
@@ -163,10 +177,19 @@ mod tests {
         for correlation_id in [None, Some("req-\u{1}-ü".to_owned())] {
             let impact = impact(correlation_id);
             let mut written = Vec::new();
-            write_impact(&mut written, &impact).expect("written");
+            write_impact(&mut written, &impact, None).expect("written");
             assert_eq!(
                 String::from_utf8(written).expect("utf-8"),
                 String::from_utf8(to_canonical(&impact).expect("canonical")).expect("utf-8")
+            );
+            let mut logged = Vec::new();
+            write_impact(&mut logged, &impact, Some(41)).expect("written");
+            let mut value = serde_json::to_value(&impact).expect("a value");
+            value["leaf_index"] = serde_json::json!(41);
+            assert_eq!(
+                String::from_utf8(logged).expect("utf-8"),
+                String::from_utf8(crate::proof::to_canonical_vec(&value).expect("canonical"))
+                    .expect("utf-8")
             );
         }
     }

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::ledger::Impact;
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
-use crate::mrv::build::payload::{MethodologyBinding, PayloadParts, SCHEMA_VERSION};
+use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
 use crate::mrv::build::select::WindowSummary;
 use crate::mrv::build::spool::{Spool, write_payload};
 use crate::mrv::build::store::chunk_count;
@@ -45,6 +45,7 @@ pub async fn create_export(
     signer: &Signer,
     metrics: &Metrics,
     window: ExportWindow,
+    log: LogBinding,
     correlation_id: Option<String>,
 ) -> Result<ExportRecord, MrvError> {
     if let Some(existing) = read::find_by_window(db, &window).await? {
@@ -61,9 +62,9 @@ pub async fn create_export(
         .ok_or(MrvError::NoActiveMethodology)?;
     methodology.check_complete()?;
     let generated_at = UtcMicros::now();
-    let summary = select::summarise(&snapshot, &window).await?;
+    let summary = select::summarise(&snapshot, &window, log.tree_size).await?;
     let summarised = started.elapsed();
-    let parts = payload_parts(window, generated_at, &methodology, summary);
+    let parts = payload_parts(window, generated_at, &methodology, summary, log);
     let spool = stream_payload(&snapshot, &parts).await?;
     snapshot.commit().await?;
     let streamed = started.elapsed();
@@ -137,6 +138,7 @@ fn payload_parts(
     generated_at: UtcMicros,
     methodology: &Methodology,
     summary: WindowSummary,
+    log: LogBinding,
 ) -> PayloadParts {
     PayloadParts {
         window,
@@ -152,6 +154,7 @@ fn payload_parts(
         country_factors: summary.country_factors,
         model_versions: summary.model_versions,
         duplicates: summary.duplicates,
+        log,
     }
 }
 
@@ -164,14 +167,14 @@ async fn stream_payload(
     let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
     let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
     let expected = parts.aggregation.totals;
-    let (tx, rx) = mpsc::channel::<Vec<Impact>>(BATCHES_IN_FLIGHT);
+    let (tx, rx) = mpsc::channel::<Vec<(Impact, u64)>>(BATCHES_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || write_payload(&head, &tail, rx, expected));
-    let mut rows = select::selected_rows(snapshot, &parts.window).await?;
+    let mut rows = select::selected_rows(snapshot, &parts.window, parts.log.tree_size).await?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut read_error = None;
     while let Some(row) = rows.next().await {
         match row {
-            Ok(row) => batch.push(Impact::from_row(row)),
+            Ok((row, leaf_index)) => batch.push((Impact::from_row(row), leaf_index)),
             Err(err) => {
                 read_error = Some(err);
                 break;

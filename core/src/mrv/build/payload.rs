@@ -1,9 +1,9 @@
 //! The export payload of SPEC §8 and its canonical form. Everything but `impacts` is small and
 //! known before the impacts are streamed, so the payload is written as a head (`aggregation`,
 //! `country_factors`, `generated_at`, then `"impacts":[`), the impacts one by one, and a tail
-//! (`methodology`, `model_versions`, `non_double_counting_proof`, `period`, `period_end`,
-//! `period_start`, `schema_version`): the canonical key order, without ever holding the whole
-//! payload.
+//! (`log_checkpoint`, `methodology`, `model_versions`, `non_double_counting_proof`, `period`,
+//! `period_end`, `period_start`, `schema_version`): the canonical key order, without ever
+//! holding the whole payload.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -16,8 +16,10 @@ use crate::mrv::period::ExportWindow;
 use crate::proof::canonical::write_canonical_string;
 use crate::proof::{CanonicalError, Decimal6, Sha256Hex, UtcMicros, to_canonical_vec};
 
-/// The payload's `schema_version`.
-pub const SCHEMA_VERSION: &str = "greenos.mrv.v1";
+/// The `schema_version` of new payloads: bound to the transparency log.
+pub const SCHEMA_VERSION: &str = "greenos.mrv.v2";
+/// The `schema_version` of payloads made before the transparency log, still verified.
+pub const SCHEMA_VERSION_V1: &str = "greenos.mrv.v1";
 /// The proof's `deduplication_rule`.
 pub const DEDUPLICATION_RULE: &str = "latest_ledger_seq_per_trip_id";
 
@@ -118,6 +120,21 @@ pub struct MethodologyBinding {
     pub methodology_version: String,
 }
 
+/// The transparency-log checkpoint an export was built against (`log_checkpoint`): every
+/// impact of the payload is a leaf of that tree, below `tree_size`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogBinding {
+    /// The signed note of the checkpoint, so that it can be checked with the public key alone.
+    pub note: String,
+    /// The log's name.
+    pub origin: String,
+    /// Lowercase hex of the tree's root hash.
+    pub root_hash: String,
+    /// How many leaves the tree holds.
+    pub tree_size: u64,
+}
+
 /// The de-duplication facts of a window: every row in it, and the trips seen more than once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DuplicateStats {
@@ -151,6 +168,8 @@ pub struct PayloadParts {
     pub model_versions: Vec<String>,
     /// The de-duplication facts.
     pub duplicates: DuplicateStats,
+    /// The log checkpoint every selected impact is a leaf of.
+    pub log: LogBinding,
 }
 
 impl PayloadParts {
@@ -178,7 +197,11 @@ impl PayloadParts {
     /// Canonical bytes from the `]` closing `impacts` to the end of the payload.
     pub fn tail(&self) -> Result<Vec<u8>, CanonicalError> {
         let mut out = Vec::with_capacity(1024);
-        out.extend_from_slice(b"],\"methodology\":");
+        out.extend_from_slice(b"],\"log_checkpoint\":");
+        let log =
+            serde_json::to_value(&self.log).map_err(|e| CanonicalError::Json(e.to_string()))?;
+        out.extend(to_canonical_vec(&log)?);
+        out.extend_from_slice(b",\"methodology\":");
         let binding = serde_json::to_value(&self.methodology)
             .map_err(|e| CanonicalError::Json(e.to_string()))?;
         out.extend(to_canonical_vec(&binding)?);

@@ -1,5 +1,6 @@
-//! The selection of SPEC §8 in SQL: every ledger row whose `event_timestamp` lies in the window,
-//! de-duplicated by `trip_id` keeping the highest `ledger_seq`. The aggregates are exact `SUM`s
+//! The selection of SPEC §8 in SQL: every ledger row whose `event_timestamp` lies in the window
+//! and that is a leaf of the log's tree the export binds to (SPEC §18), de-duplicated by
+//! `trip_id` keeping the highest `ledger_seq`. The aggregates are exact `SUM`s
 //! of micro-unit BIGINTs; the selected rows stream in `trip_id` code-point order. The same SQL
 //! runs on SQLite and PostgreSQL.
 
@@ -14,18 +15,30 @@ use crate::mrv::build::payload::{Aggregation, DuplicateStats, FactorPair, Totals
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 
-/// The window's rows kept by the de-duplication: no other row of the same `trip_id` in the
-/// window has a higher `ledger_seq`. An anti-join, so that the aggregates sort nothing: the
-/// database walks the `event_timestamp` index and probes the `(trip_id, model_version)` index.
-const KEPT: &str = "FROM esg_impact_ledger l \
-     WHERE l.event_timestamp >= $1 AND l.event_timestamp < $2 \
-     AND NOT EXISTS (SELECT 1 FROM esg_impact_ledger newer \
-         WHERE newer.trip_id = l.trip_id AND newer.ledger_seq > l.ledger_seq \
-         AND newer.event_timestamp >= $1 AND newer.event_timestamp < $2)";
+/// Every row of the window that is a leaf of the log's tree of `tree_size` leaves, the tree the
+/// export binds to (a row committed after the export integrated the log is left out, as any
+/// row committed after an export is).
+fn in_window(tree_size: u64) -> String {
+    format!(
+        "FROM esg_impact_ledger l JOIN esg_log_leaves g ON g.ledger_seq = l.ledger_seq \
+         WHERE l.event_timestamp >= $1 AND l.event_timestamp < $2 AND g.leaf_index < {tree_size}"
+    )
+}
 
-/// Every row of the window.
-const IN_WINDOW: &str =
-    "FROM esg_impact_ledger WHERE event_timestamp >= $1 AND event_timestamp < $2";
+/// The window's rows kept by the de-duplication: no other row of the same `trip_id` in the
+/// window (and in the tree) has a higher `ledger_seq`. An anti-join, so that the aggregates
+/// sort nothing: the database walks the `event_timestamp` index and probes the
+/// `(trip_id, model_version)` index.
+fn kept(tree_size: u64) -> String {
+    format!(
+        "{} AND NOT EXISTS (SELECT 1 FROM esg_impact_ledger newer \
+         JOIN esg_log_leaves gn ON gn.ledger_seq = newer.ledger_seq \
+         WHERE newer.trip_id = l.trip_id AND newer.ledger_seq > l.ledger_seq \
+         AND newer.event_timestamp >= $1 AND newer.event_timestamp < $2 \
+         AND gn.leaf_index < {tree_size})",
+        in_window(tree_size)
+    )
+}
 
 /// The first pass: aggregates over the kept rows, by everything the payload groups on.
 #[derive(Debug, FromQueryResult)]
@@ -68,21 +81,23 @@ pub(crate) struct WindowSummary {
 pub(crate) async fn summarise<C: ConnectionTrait>(
     db: &C,
     window: &ExportWindow,
+    tree_size: u64,
 ) -> Result<WindowSummary, MrvError> {
     let backend = db.get_database_backend();
+    let (kept, in_window) = (kept(tree_size), in_window(tree_size));
     let grouped = format!(
         "SELECT l.country_code, l.thermal_factor_local_micro, l.ev_factor_local_micro, \
          l.methodology_version, l.model_version, COUNT(*) AS impacts_count, \
          CAST(SUM(l.distance_km_micro) AS BIGINT) AS total_distance_km_micro, \
          CAST(SUM(l.co2_avoided_kg_micro) AS BIGINT) AS total_co2_avoided_kg_micro \
-         {KEPT} GROUP BY l.country_code, l.thermal_factor_local_micro, l.ev_factor_local_micro, \
+         {kept} GROUP BY l.country_code, l.thermal_factor_local_micro, l.ev_factor_local_micro, \
          l.methodology_version, l.model_version"
     );
     let groups = GroupRow::find_by_statement(statement(backend, &grouped, window))
         .all(db)
         .await?;
     let duplicated = format!(
-        "SELECT trip_id, COUNT(*) AS frequency {IN_WINDOW} GROUP BY trip_id HAVING COUNT(*) > 1"
+        "SELECT l.trip_id, COUNT(*) AS frequency {in_window} GROUP BY l.trip_id HAVING COUNT(*) > 1"
     );
     let mut duplicates: Vec<(String, i64)> =
         DuplicateRow::find_by_statement(statement(backend, &duplicated, window))
@@ -93,7 +108,7 @@ pub(crate) async fn summarise<C: ConnectionTrait>(
             .collect();
     // Code-point order whatever the database collation.
     duplicates.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let counted = format!("SELECT COUNT(*) AS raw_impacts_count {IN_WINDOW}");
+    let counted = format!("SELECT COUNT(*) AS raw_impacts_count {in_window}");
     let raw_impacts_count = CountRow::find_by_statement(statement(backend, &counted, window))
         .one(db)
         .await?
@@ -155,14 +170,16 @@ fn fold(groups: Vec<GroupRow>, duplicates: DuplicateStats) -> Result<WindowSumma
     })
 }
 
-/// A stream of ledger rows.
+/// A stream of ledger rows, each with its leaf index in the log.
 pub(crate) type RowStream<'a> =
-    Pin<Box<dyn Stream<Item = Result<esg_impact_ledger::Model, DbErr>> + Send + 'a>>;
+    Pin<Box<dyn Stream<Item = Result<(esg_impact_ledger::Model, u64), DbErr>> + Send + 'a>>;
 
-/// The kept rows of the window, ordered by `trip_id` code points, as the database sends them.
+/// The kept rows of the window in the tree of `tree_size` leaves, ordered by `trip_id` code
+/// points, as the database sends them, each with its leaf index.
 pub(crate) async fn selected_rows<'a, C>(
     db: &'a C,
     window: &ExportWindow,
+    tree_size: u64,
 ) -> Result<RowStream<'a>, MrvError>
 where
     C: ConnectionTrait + StreamTrait + Send,
@@ -176,17 +193,27 @@ where
         ""
     };
     // Every row of the window, each trip's rows together and its highest ledger_seq first: the
-    // first row of each trip is the kept one (the rule of KEPT, which the aggregates use; the
+    // first row of each trip is the kept one (the rule of `kept`, which the aggregates use; the
     // writer checks that both agree). One sort, no anti-join per row.
-    let sql = format!("SELECT * {IN_WINDOW} ORDER BY trip_id{collate}, ledger_seq DESC");
+    let sql = format!(
+        "SELECT l.*, g.leaf_index AS log_leaf_index {} ORDER BY l.trip_id{collate}, l.ledger_seq DESC",
+        in_window(tree_size)
+    );
     let rows = db.stream_raw(statement(backend, &sql, window)).await?;
     let mut previous: Option<String> = None;
     Ok(Box::pin(rows.filter_map(move |row| {
-        let kept = match row.and_then(|row| esg_impact_ledger::Model::from_query_result(&row, "")) {
-            Ok(model) if previous.as_deref() == Some(model.trip_id.as_str()) => None,
-            Ok(model) => {
+        let read = row.and_then(|row| {
+            let leaf: i64 = row.try_get("", "log_leaf_index")?;
+            Ok((
+                esg_impact_ledger::Model::from_query_result(&row, "")?,
+                leaf.unsigned_abs(),
+            ))
+        });
+        let kept = match read {
+            Ok((model, _)) if previous.as_deref() == Some(model.trip_id.as_str()) => None,
+            Ok((model, leaf)) => {
                 previous = Some(model.trip_id.clone());
-                Some(Ok(model))
+                Some(Ok((model, leaf)))
             }
             Err(err) => Some(Err(err)),
         };

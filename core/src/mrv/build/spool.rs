@@ -49,7 +49,8 @@ impl Write for Tee {
     }
 }
 
-/// Writes `head`, the impacts received on `impacts` (already in `trip_id` order) and `tail`.
+/// Writes `head`, the impacts received on `impacts` (already in `trip_id` order, each with its
+/// leaf index in the log) and `tail`.
 ///
 /// The stream is checked against the first pass as it goes: strictly increasing `trip_id`s,
 /// and the same count and sums as `expected`; a difference means the snapshot was not one, and
@@ -57,7 +58,7 @@ impl Write for Tee {
 pub(crate) fn write_payload(
     head: &[u8],
     tail: &[u8],
-    mut impacts: Receiver<Vec<Impact>>,
+    mut impacts: Receiver<Vec<(Impact, u64)>>,
     expected: Totals,
 ) -> Result<Spool, MrvError> {
     let mut out = BufWriter::with_capacity(
@@ -73,7 +74,7 @@ pub(crate) fn write_payload(
     let mut previous: Option<String> = None;
     let mut canonical = Vec::with_capacity(1024);
     while let Some(batch) = impacts.blocking_recv() {
-        for impact in batch {
+        for (impact, leaf_index) in batch {
             let trip_id = &impact.event.trip_id;
             if previous
                 .as_deref()
@@ -87,7 +88,7 @@ pub(crate) fn write_payload(
                 out.write_all(b",")?;
             }
             canonical.clear();
-            write_impact(&mut canonical, &impact)?;
+            write_impact(&mut canonical, &impact, Some(leaf_index))?;
             out.write_all(&canonical)?;
             seen.add(totals_of(&impact)?)
                 .ok_or_else(|| MrvError::Storage("impact totals overflow".to_owned()))?;

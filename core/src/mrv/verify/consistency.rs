@@ -8,15 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::mrv::build::payload::{
-    DEDUPLICATION_RULE, FactorPair, MethodologyBinding, SCHEMA_VERSION,
+    DEDUPLICATION_RULE, FactorPair, LogBinding, MethodologyBinding, SCHEMA_VERSION,
+    SCHEMA_VERSION_V1,
 };
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read::artifact::ArtifactHeader;
-use crate::mrv::verify::impacts::{SignatureTally, trip_digest};
+use crate::mrv::verify::impacts::{RunAudit, SignatureTally, trip_digest};
 use crate::mrv::verify::pool::{AuditOptions, ImpactAuditor};
 use crate::proof::proof_hash;
 
-/// The top-level members of a payload, in canonical order.
+/// The top-level members of a `greenos.mrv.v1` payload, in canonical order; `greenos.mrv.v2`
+/// adds `log_checkpoint`.
 pub const PAYLOAD_MEMBERS: [&str; 11] = [
     "aggregation",
     "country_factors",
@@ -42,6 +44,9 @@ pub struct ProofReport {
     pub impacts_count: u64,
     /// The impacts' Ed25519 signatures, when they were checked (offline, with given keys).
     pub impact_signatures: Option<SignatureTally>,
+    /// The transparency-log checkpoint a `greenos.mrv.v2` payload binds to; its signature is
+    /// checked with the keys at hand ([`super::ExportVerification::check_log_checkpoint`]).
+    pub log: Option<LogBinding>,
 }
 
 impl ProofReport {
@@ -95,14 +100,6 @@ impl PayloadAudit {
             .map(String::as_str)
             .chain(self.saw_impacts.then_some("impacts"))
             .collect();
-        let expected: BTreeSet<&str> = PAYLOAD_MEMBERS.into_iter().collect();
-        if present != expected {
-            let missing: Vec<_> = expected.difference(&present).collect();
-            let extra: Vec<_> = present.difference(&expected).collect();
-            problems.push(format!(
-                "payload members differ from greenos.mrv.v1: missing {missing:?}, unexpected {extra:?}"
-            ));
-        }
         let member = |key: &str| -> Value {
             self.members
                 .get(key)
@@ -110,9 +107,35 @@ impl PayloadAudit {
                 .unwrap_or(Value::Null)
         };
         let text = |value: &Value| value.as_str().map(str::to_owned).unwrap_or_default();
-        if member("schema_version") != SCHEMA_VERSION {
-            problems.push(format!("schema_version is not {SCHEMA_VERSION}"));
+        let schema = text(&member("schema_version"));
+        let logged = schema == SCHEMA_VERSION;
+        if !logged && schema != SCHEMA_VERSION_V1 {
+            problems.push(format!(
+                "schema_version is {schema:?}, neither {SCHEMA_VERSION} nor {SCHEMA_VERSION_V1}"
+            ));
         }
+        let expected: BTreeSet<&str> = PAYLOAD_MEMBERS
+            .into_iter()
+            .chain(logged.then_some("log_checkpoint"))
+            .collect();
+        if present != expected {
+            let missing: Vec<_> = expected.difference(&present).collect();
+            let extra: Vec<_> = present.difference(&expected).collect();
+            problems.push(format!(
+                "payload members differ from {schema}: missing {missing:?}, unexpected {extra:?}"
+            ));
+        }
+        let log = if logged {
+            check_leaves(&member("log_checkpoint"), &impacts, &mut problems)
+        } else {
+            if !impacts.leaf_indexes.is_empty() {
+                problems.push(format!(
+                    "{} impacts carry a leaf_index, which {SCHEMA_VERSION_V1} does not have",
+                    impacts.leaf_indexes.len()
+                ));
+            }
+            None
+        };
         check_window(&member, header, &mut problems);
         if member("aggregation") != impacts.aggregation.to_value() {
             problems.push(format!(
@@ -153,8 +176,48 @@ impl PayloadAudit {
             binding,
             impacts_count: impacts.impacts,
             impact_signatures: self.checks_signatures.then_some(impacts.signatures),
+            log,
         }
     }
+}
+
+/// The `log_checkpoint` of a `greenos.mrv.v2` payload against its impacts: each impact is a
+/// leaf of that tree (its `leaf_index` below `tree_size`), and no two impacts are the same leaf.
+fn check_leaves(
+    checkpoint: &Value,
+    impacts: &RunAudit,
+    problems: &mut Vec<String>,
+) -> Option<LogBinding> {
+    let Ok(log) = serde_json::from_value::<LogBinding>(checkpoint.clone()) else {
+        problems.push("log_checkpoint is missing or malformed".to_owned());
+        return None;
+    };
+    if impacts.unlogged > 0 {
+        problems.push(format!(
+            "{} impacts carry no leaf_index in the transparency log",
+            impacts.unlogged
+        ));
+    }
+    let beyond = impacts
+        .leaf_indexes
+        .iter()
+        .filter(|leaf| **leaf >= log.tree_size)
+        .count();
+    if beyond > 0 {
+        problems.push(format!(
+            "{beyond} impacts have a leaf_index not below the checkpoint's tree_size {}",
+            log.tree_size
+        ));
+    }
+    let mut leaves = impacts.leaf_indexes.clone();
+    leaves.sort_unstable();
+    if let Some(twice) = leaves.windows(2).find(|pair| pair[0] == pair[1]) {
+        problems.push(format!(
+            "two impacts claim the same leaf_index {} of the transparency log",
+            twice[0]
+        ));
+    }
+    Some(log)
 }
 
 fn check_window(

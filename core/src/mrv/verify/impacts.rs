@@ -40,6 +40,8 @@ struct ImpactFacts {
     asym_signature: String,
     asym_algorithm: String,
     asym_key_version: String,
+    /// Its leaf in the transparency log (`greenos.mrv.v2`).
+    leaf_index: Option<u64>,
 }
 
 /// The canonical bytes of consecutive impacts.
@@ -152,6 +154,11 @@ pub(crate) struct RunAudit {
     /// One 8-byte digest per `trip_id`, so that the proof (which follows the impacts) can be
     /// checked against them: every duplicated trip kept one row among the impacts.
     pub(crate) trip_digests: Vec<u64>,
+    /// The impacts' leaf indexes (`greenos.mrv.v2`), checked against the log checkpoint
+    /// (which follows the impacts).
+    pub(crate) leaf_indexes: Vec<u64>,
+    /// Impacts without a leaf index.
+    pub(crate) unlogged: u64,
 }
 
 /// The digest of a `trip_id` kept for the proof's check.
@@ -226,6 +233,10 @@ impl RunAudit {
             self.model_versions.insert(facts.model_version);
         }
         self.trip_digests.push(trip_digest(&facts.trip_id));
+        match facts.leaf_index {
+            Some(leaf) => self.leaf_indexes.push(leaf),
+            None => self.unlogged += 1,
+        }
         if self.first_trip_id.is_none() {
             self.first_trip_id = Some(facts.trip_id.clone());
         }
@@ -320,6 +331,8 @@ impl RunAudit {
         self.model_versions.extend(next.model_versions);
         self.signatures.merge(next.signatures);
         self.trip_digests.extend(next.trip_digests);
+        self.leaf_indexes.extend(next.leaf_indexes);
+        self.unlogged += next.unlogged;
         if self.first_trip_id.is_none() {
             self.first_trip_id = next.first_trip_id;
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::methodology::Methodology;
 use crate::metrics::{FailedCheck, Metrics};
-use crate::mrv::build::payload::MethodologyBinding;
+use crate::mrv::build::payload::{LogBinding, MethodologyBinding};
 use crate::mrv::error::MrvError;
 use crate::mrv::read::artifact::ArtifactHeader;
 use crate::mrv::verify::consistency::ProofReport;
@@ -53,6 +53,10 @@ pub struct ExportVerification {
     /// How many impact signatures were checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impact_signatures_checked: Option<u64>,
+    /// The transparency-log checkpoint a `greenos.mrv.v2` payload binds to is signed by a
+    /// key of the ring and names the payload's tree (absent for `greenos.mrv.v1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint_valid: Option<bool>,
     /// The declared methodology version.
     pub methodology_version: String,
     /// The declared methodology hash.
@@ -91,6 +95,7 @@ impl ExportVerification {
             proof_valid: None,
             impact_signatures_valid: None,
             impact_signatures_checked: None,
+            log_checkpoint_valid: None,
             methodology_version: header.methodology_version.clone(),
             methodology_hash: header.methodology_hash.clone(),
             recomputed_methodology_hash: None,
@@ -151,6 +156,42 @@ impl ExportVerification {
                 "{} impact signatures in all do not verify",
                 tally.failed
             ));
+        }
+        self
+    }
+
+    /// Checks the payload's transparency-log checkpoint: when `expected` (a `greenos.mrv.v2`
+    /// payload) it must be there, its signed note must open with a key of `keys` under its
+    /// origin, and the note must commit to the tree the payload names.
+    pub fn check_log_checkpoint(
+        &mut self,
+        expected: bool,
+        log: Option<&LogBinding>,
+        keys: &PublicKeyRing,
+    ) -> &mut Self {
+        let outcome = match log {
+            None if !expected => return self,
+            None => Err("the payload carries no readable log_checkpoint".to_owned()),
+            Some(log) => crate::log::open_with_ring(&log.note, &log.origin, keys)
+                .map_err(|err| err.to_string())
+                .and_then(|(_, opened)| {
+                    if opened.size == log.tree_size && hex::encode(opened.root.0) == log.root_hash
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "the signed note is for {} leaves and root {}, the payload names {} and {}",
+                            opened.size,
+                            hex::encode(opened.root.0),
+                            log.tree_size,
+                            log.root_hash
+                        ))
+                    }
+                }),
+        };
+        self.log_checkpoint_valid = Some(outcome.is_ok());
+        if let Err(reason) = outcome {
+            self.problems.push(format!("log checkpoint: {reason}"));
         }
         self
     }
@@ -227,7 +268,8 @@ impl ExportVerification {
             && self.asym_signature_valid
             && self.methodology_valid
             && self.proof_valid != Some(false)
-            && self.impact_signatures_valid != Some(false);
+            && self.impact_signatures_valid != Some(false)
+            && self.log_checkpoint_valid != Some(false);
         self
     }
 
@@ -240,6 +282,7 @@ impl ExportVerification {
         } else if verification.signature_valid == Some(false)
             || !verification.asym_signature_valid
             || verification.impact_signatures_valid == Some(false)
+            || verification.log_checkpoint_valid == Some(false)
         {
             Err(MrvError::InvalidSignature { verification })
         } else if !verification.methodology_valid {
@@ -255,7 +298,10 @@ impl ExportVerification {
             Some(FailedCheck::Payload)
         } else if self.signature_valid == Some(false) {
             Some(FailedCheck::Signature)
-        } else if !self.asym_signature_valid || self.impact_signatures_valid == Some(false) {
+        } else if !self.asym_signature_valid
+            || self.impact_signatures_valid == Some(false)
+            || self.log_checkpoint_valid == Some(false)
+        {
             Some(FailedCheck::AsymSignature)
         } else if !self.methodology_valid {
             Some(FailedCheck::Methodology)
@@ -313,6 +359,11 @@ pub fn verify_artifact(
     verification
         .check_proof(&reading.proof)
         .check_signatures(header, signer)
+        .check_log_checkpoint(
+            false,
+            reading.proof.log.as_ref(),
+            &signer.ed25519().public_ring(),
+        )
         .check_payload_binding(reading.proof.binding.as_ref())
         .check_registry(registry_row);
     verification.finish().into_result()
@@ -336,6 +387,7 @@ pub fn verify_artifact_offline(
     verification
         .check_proof(&reading.proof)
         .check_ed25519(header, keys)
+        .check_log_checkpoint(false, reading.proof.log.as_ref(), keys)
         .check_payload_binding(reading.proof.binding.as_ref());
     if let Some(tally) = &reading.proof.impact_signatures {
         verification.check_impact_signatures(tally);

@@ -1,6 +1,7 @@
 //! Verifying a stored export (`GET /api/v2/esg/mrv/export/{export_id}/verify`): re-hash the
-//! stored chunks as they stream, check both signatures of the stored `verification_hash`, and
-//! the methodology binding (the payload's block, the export row and the registry must agree).
+//! stored chunks as they stream, check both signatures of the stored `verification_hash`, the
+//! transparency-log checkpoint of a `greenos.mrv.v2` payload, and the methodology binding (the
+//! payload's block, the export row and the registry must agree).
 
 use std::io::Read;
 
@@ -8,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 
 use crate::methodology;
-use crate::mrv::build::payload::MethodologyBinding;
+use crate::mrv::build::payload::{LogBinding, MethodologyBinding, SCHEMA_VERSION};
 use crate::mrv::error::MrvError;
 use crate::mrv::read::artifact::ArtifactHeader;
 use crate::mrv::read::{self, payload_reader};
@@ -31,9 +32,10 @@ pub async fn verify_export(
     let record = read::get(db, export_id).await?;
     let header = ArtifactHeader::from_record(&record);
     let reader = payload_reader(db.clone(), &record);
-    let (hash, size_bytes, binding) = tokio::task::spawn_blocking(move || hash_and_scan(reader))
-        .await
-        .map_err(|e| MrvError::Task(e.to_string()))?;
+    let (hash, size_bytes, binding, log) =
+        tokio::task::spawn_blocking(move || hash_and_scan(reader))
+            .await
+            .map_err(|e| MrvError::Task(e.to_string()))?;
     // The reader checks that exactly chunk_count chunks exist, in order.
     let complete =
         hash.is_some() && i64::try_from(size_bytes).ok() == Some(record.payload_size_bytes);
@@ -42,18 +44,29 @@ pub async fn verify_export(
     let mut verification = ExportVerification::new(&header, hash.as_ref(), size_bytes);
     verification
         .check_signatures(&header, signer)
+        .check_log_checkpoint(
+            record.schema_version == SCHEMA_VERSION,
+            log.as_ref(),
+            &signer.ed25519().public_ring(),
+        )
         .check_payload_binding(binding.as_ref())
         .check_registry(registry_row.as_ref());
     verification.finish().into_result()
 }
 
-/// Hashes the whole payload and picks its `methodology` block on the way; the hash is `None`
-/// when a chunk could not be read.
-fn hash_and_scan(
-    mut reader: read::PayloadReader,
-) -> (Option<Sha256Hex>, u64, Option<MethodologyBinding>) {
+/// What [`hash_and_scan`] found: the hash (`None` when a chunk could not be read), the size,
+/// the `methodology` block and the `log_checkpoint`.
+type Scanned = (
+    Option<Sha256Hex>,
+    u64,
+    Option<MethodologyBinding>,
+    Option<LogBinding>,
+);
+
+/// Hashes the whole payload and picks its `methodology` block and `log_checkpoint` on the way.
+fn hash_and_scan(mut reader: read::PayloadReader) -> Scanned {
     let mut hasher = Sha256::new();
-    let mut scan = TopLevelCapture::new(&["methodology"], MAX_BINDING_BYTES);
+    let mut scan = TopLevelCapture::new(&["methodology", "log_checkpoint"], MAX_BINDING_BYTES);
     let mut buffer = vec![0; READ_BYTES];
     let mut size_bytes = 0u64;
     loop {
@@ -66,18 +79,22 @@ fn hash_and_scan(
             }
             Err(err) => {
                 tracing::warn!(error = %err, "MRV payload chunks could not be read in full");
-                return (None, size_bytes, None);
+                return (None, size_bytes, None, None);
             }
         }
     }
-    let binding = scan
-        .finish()
+    let mut members = scan.finish();
+    let binding = members
         .remove("methodology")
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let log = members
+        .remove("log_checkpoint")
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     (
         Some(Sha256Hex::from_digest(hasher.finalize().into())),
         size_bytes,
         binding,
+        log,
     )
 }
 

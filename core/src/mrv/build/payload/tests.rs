@@ -71,6 +71,12 @@ fn parts() -> PayloadParts {
             raw_impacts_count: 3,
             duplicates: vec![("trip-a".to_owned(), 2)],
         },
+        log: LogBinding {
+            note: "greenos.local/log\n10\n...".to_owned(),
+            origin: "greenos.local/log".to_owned(),
+            root_hash: "0".repeat(64),
+            tree_size: 10,
+        },
     }
 }
 
@@ -113,10 +119,14 @@ fn artifact(header: &ArtifactHeader, payload: &[u8]) -> Vec<u8> {
 }
 
 fn impacts() -> Vec<Value> {
-    vec![
+    let mut impacts = vec![
         impact("trip-a", "CI", "12.500000", "1.800000"),
         impact("trip-b", "CI", "10.000000", "1.440000"),
-    ]
+    ];
+    for (impact, leaf) in impacts.iter_mut().zip([3, 8]) {
+        impact["leaf_index"] = json!(leaf);
+    }
+    impacts
 }
 
 #[test]
@@ -129,7 +139,11 @@ fn the_streamed_payload_is_canonical_json_in_key_order() {
         .as_object()
         .map(|m| m.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(keys, crate::mrv::verify::consistency::PAYLOAD_MEMBERS);
+    let mut expected = crate::mrv::verify::consistency::PAYLOAD_MEMBERS.to_vec();
+    expected.insert(4, "log_checkpoint");
+    assert_eq!(keys, expected);
+    assert_eq!(value["schema_version"], SCHEMA_VERSION);
+    assert_eq!(value["log_checkpoint"]["tree_size"], 10);
     let proof = &value["non_double_counting_proof"];
     assert_eq!(
         proof_hash(proof).expect("hash").as_str(),
@@ -184,10 +198,10 @@ fn out_of_order_payload_members_fall_back_and_duplicates_are_refused() {
     let header = header(hash.as_str());
     let text = String::from_utf8(artifact(&header, &bytes)).expect("utf-8");
     // Move schema_version to the front of the payload.
-    let member = ",\"schema_version\":\"greenos.mrv.v1\"";
+    let member = ",\"schema_version\":\"greenos.mrv.v2\"";
     let moved = text.replacen(member, "", 1).replacen(
         "\"payload\":{",
-        "\"payload\":{\"schema_version\":\"greenos.mrv.v1\",",
+        "\"payload\":{\"schema_version\":\"greenos.mrv.v2\",",
         1,
     );
     assert_eq!(
@@ -217,7 +231,8 @@ fn signed_impacts(key: &ed25519_dalek::SigningKey) -> (PayloadParts, Vec<Value>)
         .map(|i| impact(&format!("trip-{i:04}"), "CI", "10.000000", "1.440000"))
         .collect();
     impacts.push(impact("trip-a", "CI", "10.000000", "1.440000"));
-    for impact in &mut impacts {
+    for (leaf, impact) in impacts.iter_mut().enumerate() {
+        impact["leaf_index"] = json!(leaf);
         let hash = impact["event_hash"].as_str().unwrap_or_default().to_owned();
         let signature = key.sign(hash.as_bytes()).to_bytes();
         impact["asym_signature"] =
@@ -234,6 +249,7 @@ fn signed_impacts(key: &ed25519_dalek::SigningKey) -> (PayloadParts, Vec<Value>)
         by_country: [("CI".to_owned(), totals)].into_iter().collect(),
     };
     parts.duplicates.raw_impacts_count = 1_301;
+    parts.log.tree_size = 1_300;
     (parts, impacts)
 }
 
@@ -303,5 +319,72 @@ fn worker_threads_and_the_reading_thread_reach_the_same_verdict() {
         tally.problems[0].contains("trip-0900"),
         "{:?}",
         tally.problems
+    );
+}
+
+/// The artifact of `payload` (a JSON value made canonical) and its reading.
+fn read_value(payload: &Value) -> crate::mrv::verify::reading::ArtifactReading {
+    let bytes = to_canonical_vec(payload).expect("canonical");
+    let header = header(sha256_hex(&bytes).as_str());
+    read_artifact_bytes(&artifact(&header, &bytes)).expect("readable")
+}
+
+#[test]
+fn a_v1_payload_made_before_the_log_still_verifies() {
+    let mut value: Value = serde_json::from_slice(&payload(&parts(), &impacts())).expect("json");
+    let object = value.as_object_mut().expect("an object");
+    object.remove("log_checkpoint");
+    object.insert("schema_version".to_owned(), json!(SCHEMA_VERSION_V1));
+    for impact in value["impacts"].as_array_mut().expect("impacts") {
+        impact
+            .as_object_mut()
+            .expect("an impact")
+            .remove("leaf_index");
+    }
+    let reading = read_value(&value);
+    assert_eq!(reading.proof.problems, Vec::<String>::new());
+    assert_eq!(reading.proof.log, None);
+
+    // A v1 payload with a leaf, or a v2 payload without its checkpoint, is refused.
+    let mut leafy = value.clone();
+    leafy["impacts"][0]["leaf_index"] = json!(1);
+    assert!(!read_value(&leafy).proof.valid());
+    let mut unbound = value;
+    unbound["schema_version"] = json!(SCHEMA_VERSION);
+    let problems = read_value(&unbound).proof.problems;
+    assert!(
+        problems.iter().any(|p| p.contains("log_checkpoint")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn every_impact_of_a_v2_payload_is_one_leaf_below_the_tree_size() {
+    let value: Value = serde_json::from_slice(&payload(&parts(), &impacts())).expect("json");
+    let reading = read_value(&value);
+    assert_eq!(reading.proof.problems, Vec::<String>::new());
+    assert_eq!(reading.proof.log.map(|l| l.tree_size), Some(10));
+    for (leaves, expected) in [
+        ((3, 10), "not below the checkpoint's tree_size 10"),
+        ((8, 8), "the same leaf_index 8"),
+    ] {
+        let mut altered = value.clone();
+        altered["impacts"][0]["leaf_index"] = json!(leaves.0);
+        altered["impacts"][1]["leaf_index"] = json!(leaves.1);
+        let problems = read_value(&altered).proof.problems;
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{problems:?}"
+        );
+    }
+    let mut unlogged = value;
+    unlogged["impacts"][1]
+        .as_object_mut()
+        .expect("an impact")
+        .remove("leaf_index");
+    let problems = read_value(&unlogged).proof.problems;
+    assert!(
+        problems.iter().any(|p| p.contains("carry no leaf_index")),
+        "{problems:?}"
     );
 }
