@@ -150,17 +150,24 @@ async fn measure(vars: &Vars, args: &BenchLogArgs) -> anyhow::Result<String> {
                     format!("[{}]", trips.join(","))
                 })
                 .collect();
+            // Each run starts with the log caught up, so the integrator takes exactly what the
+            // run ingests.
+            log.integrate_all().await?;
             let integrator = integrating
                 .then(|| LogIntegrator::start(state.services.clone(), Duration::from_millis(1000)));
             let cpu = CpuSnapshot::take();
             let (elapsed, _) = post_all(&client, &url, bodies, 4).await?;
             let usage = CpuSnapshot::take().since(&cpu);
+            let mut what = what.to_owned();
             if let Some(integrator) = integrator {
                 integrator.shutdown().await;
+                let ledger = size + 2 * args.ingest_trips as u64;
+                let behind = ledger.saturating_sub(log.checkpoint().await?.tree_size);
+                what.push_str(&format!(", {behind} rows not yet leaves at the end"));
             }
             row(
                 &mut report,
-                what,
+                &what,
                 args.ingest_trips as u64,
                 elapsed,
                 "trips",

@@ -205,28 +205,8 @@ pub async fn integrate(
     let (new_size, added_hashes, new_root) = grow(&txn, size, &pending).await?;
     let note = sign_checkpoint(origin, new_size, new_root, ring)?;
     let now = Utc::now();
-    let leaves: Vec<esg_log_leaves::ActiveModel> = pending
-        .iter()
-        .zip(size..)
-        .map(|((seq, _), index)| {
-            Ok(esg_log_leaves::ActiveModel {
-                leaf_index: sea_orm::Set(to_i64(index)?),
-                ledger_seq: sea_orm::Set(*seq),
-                created_at: sea_orm::Set(now),
-            })
-        })
-        .collect::<Result<_, LogError>>()?;
-    let hashes: Vec<esg_log_hashes::ActiveModel> = added_hashes
-        .into_iter()
-        .map(|(index, hash)| {
-            Ok(esg_log_hashes::ActiveModel {
-                hash_index: sea_orm::Set(to_i64(index)?),
-                hash: sea_orm::Set(hash.0.to_vec()),
-            })
-        })
-        .collect::<Result<_, LogError>>()?;
-    insert_chunked(&txn, leaves).await?;
-    insert_chunked(&txn, hashes).await?;
+    insert_chunked(&txn, leaves(size, &pending, now)?).await?;
+    insert_chunked(&txn, hash_rows(&added_hashes)?).await?;
     esg_log_checkpoints::Entity::insert(esg_log_checkpoints::ActiveModel {
         tree_size: sea_orm::Set(to_i64(new_size)?),
         root_hash: sea_orm::Set(hex::encode(new_root.0)),
@@ -237,12 +217,18 @@ pub async fn integrate(
     .exec(&txn)
     .await?;
     txn.commit().await?;
-    match settling {
-        Some(seq) if truncated && pending.last().is_some_and(|(last, _)| *last < seq) => {
-            horizon.keep(seq);
+    // The scan took, in order, every row above the floor that was not a leaf, up to its last
+    // one: once a mark is settled, nothing up to that last row (or up to the mark, if lower)
+    // is left to take. A mark beyond a truncated scan is kept for the next one.
+    match (settling, pending.last()) {
+        (Some(seq), Some((last, _))) if truncated => {
+            horizon.settled = horizon.settled.max(seq.min(*last));
+            if *last < seq {
+                horizon.keep(seq);
+            }
         }
-        Some(seq) => horizon.settled = horizon.settled.max(seq),
-        None => {}
+        (Some(seq), _) => horizon.settled = horizon.settled.max(seq),
+        (None, _) => {}
     }
     Ok(Integration::Grew {
         size: new_size,
@@ -277,6 +263,37 @@ async fn grow(
     }
     let new_root = root(new_size, &hashes)?;
     Ok((new_size, added, new_root))
+}
+
+/// The leaf rows of `pending`, numbered from `size`.
+fn leaves(
+    size: u64,
+    pending: &[(i64, String)],
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<esg_log_leaves::ActiveModel>, LogError> {
+    pending
+        .iter()
+        .zip(size..)
+        .map(|((seq, _), index)| {
+            Ok(esg_log_leaves::ActiveModel {
+                leaf_index: sea_orm::Set(to_i64(index)?),
+                ledger_seq: sea_orm::Set(*seq),
+                created_at: sea_orm::Set(now),
+            })
+        })
+        .collect()
+}
+
+fn hash_rows(added: &[(u64, Hash)]) -> Result<Vec<esg_log_hashes::ActiveModel>, LogError> {
+    added
+        .iter()
+        .map(|(index, hash)| {
+            Ok(esg_log_hashes::ActiveModel {
+                hash_index: sea_orm::Set(to_i64(*index)?),
+                hash: sea_orm::Set(hash.0.to_vec()),
+            })
+        })
+        .collect()
 }
 
 async fn insert_chunked<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbErr>

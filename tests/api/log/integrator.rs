@@ -11,10 +11,14 @@ use greenos_jobs::integrator::LogIntegrator;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
+use crate::helpers::redis::eventually;
 use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 
-on_both_backends!(two_integrators_take_every_row_once_while_four_clients_ingest);
+on_both_backends!(
+    two_integrators_take_every_row_once_while_four_clients_ingest,
+    only_the_worker_role_integrates,
+);
 
 /// Clients, batches per client and trips per batch.
 const CLIENTS: usize = 4;
@@ -141,4 +145,61 @@ async fn two_integrators_take_every_row_once_while_four_clients_ingest(backend: 
 
 fn proof_json(proof: &[String]) -> Value {
     Value::Array(proof.iter().cloned().map(Value::String).collect())
+}
+
+/// `greenos serve --role ROLE` on `app`'s database, integrating every 20 ms; answers the
+/// process and its HTTP address.
+fn serve(app: &TestApp, role: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_greenos"))
+        .args(["serve", "--role", role])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("GREENOS_DATABASE_URL", app.database_url())
+        .env("GREENOS_DATA_DIR", app.data_dir())
+        .env("GREENOS_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "GREENOS_REDIS_STREAM_PREFIX",
+            app.vars
+                .get("GREENOS_REDIS_STREAM_PREFIX")
+                .unwrap_or_default(),
+        )
+        .env("GREENOS_EXPORT_SCHEDULE", "off")
+        .env("GREENOS_LOG_INTEGRATE_MS", "20")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the service starts");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+async fn only_the_worker_role_integrates(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    crate::log::ingest(&app, "role", 10).await;
+    let (mut api, address) = serve(&app, "api");
+    let listening = || async {
+        app.client
+            .get(format!("{address}/health"))
+            .send()
+            .await
+            .is_ok()
+    };
+    assert!(eventually(listening).await, "the api replica listens");
+    // Fifty integration periods of an api replica: it must take none.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let leaves = app.count_rows("esg_log_leaves").await;
+    api.kill().expect("stopped");
+    let _ = api.wait();
+    assert_eq!(leaves, 0, "an api replica integrated");
+    let (mut worker, _) = serve(&app, "worker");
+    let integrated = || async { app.count_rows("esg_log_leaves").await == 10 };
+    let done = eventually(integrated).await;
+    worker.kill().expect("stopped");
+    let _ = worker.wait();
+    assert!(done, "the worker role integrates");
 }
