@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use greenos_core::context::CorrelationId;
-use greenos_core::log::{Horizon, Integration};
+use greenos_core::log::Integration;
 use greenos_core::services::Services;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -38,16 +38,11 @@ impl LogIntegrator {
 }
 
 async fn run(services: Services, every: Duration, mut stopped: watch::Receiver<bool>) {
-    let mut horizon = Horizon::default();
     let mut failing = false;
     while !*stopped.borrow() {
         let span =
             tracing::info_span!("log_integration", correlation_id = %CorrelationId::tagged("log"));
-        let outcome = services
-            .log()
-            .integrate(&mut horizon)
-            .instrument(span)
-            .await;
+        let outcome = services.log().integrate().instrument(span).await;
         let again = match outcome {
             Ok(Integration::Grew { added, .. }) => {
                 if std::mem::take(&mut failing) {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
-use greenos_core::log::{Horizon, Integration};
+use greenos_core::log::Integration;
 use greenos_jobs::integrator::LogIntegrator;
 use tokio::net::TcpListener;
 
@@ -68,10 +68,9 @@ async fn measure(vars: &Vars, args: &BenchLogArgs) -> anyhow::Result<String> {
     eprintln!("seeding {} ledger rows…", args.leaves);
     seed(state.services.database(), &template, 0, args.leaves, 0).await?;
     let cpu = CpuSnapshot::take();
-    let mut horizon = Horizon::default();
     let mut integrated = 0u64;
     loop {
-        match log.integrate(&mut horizon).await? {
+        match log.integrate().await? {
             Integration::Grew { added, size, .. } => {
                 integrated += added;
                 if size % 100_000 < added {

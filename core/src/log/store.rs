@@ -71,6 +71,9 @@ struct Mark {
 pub struct Horizon {
     settled: i64,
     marks: VecDeque<Mark>,
+    /// The tree's size when last seen: a smaller tree means the log's tables were rewritten
+    /// behind the integrator's back, and what it knew no longer holds.
+    size: u64,
 }
 
 impl Horizon {
@@ -161,6 +164,10 @@ pub async fn integrate(
         .await?,
     )
     .map_err(|_| LogError::Corrupt("a negative leaf index".to_owned()))?;
+    if size < horizon.size {
+        *horizon = Horizon::default();
+    }
+    horizon.size = size;
     let (floor, settling) = if postgres {
         (horizon.settled, horizon.observe(&txn).await?)
     } else {
@@ -217,6 +224,7 @@ pub async fn integrate(
     .exec(&txn)
     .await?;
     txn.commit().await?;
+    horizon.size = new_size;
     // The scan took, in order, every row above the floor that was not a leaf, up to its last
     // one: once a mark is settled, nothing up to that last row (or up to the mark, if lower)
     // is left to take. A mark beyond a truncated scan is kept for the next one.

@@ -8,9 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use tlog_tiles::Tile;
 
-use crate::log::{
-    self, Hash, Horizon, Integration, LEAVES_PER_INTEGRATION, LogError, LogKey, TILE_HEIGHT,
-};
+use crate::log::{self, Hash, Integration, LEAVES_PER_INTEGRATION, LogError, LogKey, TILE_HEIGHT};
 use crate::services::Services;
 
 /// The transparency log's use cases.
@@ -102,16 +100,18 @@ impl<'a> LogService<'a> {
     }
 
     /// Appends up to one batch of committed ledger rows and signs the grown tree.
-    pub async fn integrate(&self, horizon: &mut Horizon) -> Result<Integration, LogError> {
+    pub async fn integrate(&self) -> Result<Integration, LogError> {
         let started = std::time::Instant::now();
+        let mut horizon = self.services.log_horizon().lock().await;
         let outcome = log::integrate(
             self.services.database(),
             self.services.signer().ed25519(),
             &self.settings().origin,
-            horizon,
+            &mut horizon,
             LEAVES_PER_INTEGRATION,
         )
         .await?;
+        drop(horizon);
         if let Integration::Grew { size, added, .. } = outcome {
             self.services
                 .metrics()
@@ -123,9 +123,8 @@ impl<'a> LogService<'a> {
 
     /// Integrates until nothing is left: what an export does before it binds to the log.
     pub async fn integrate_all(&self) -> Result<SignedCheckpoint, LogError> {
-        let mut horizon = Horizon::default();
         loop {
-            match self.integrate(&mut horizon).await? {
+            match self.integrate().await? {
                 Integration::Grew { added, .. } if added == LEAVES_PER_INTEGRATION => {}
                 Integration::Busy => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -52,6 +52,9 @@ struct Inner {
     metrics: Metrics,
     settings: ServiceSettings,
     streams: Option<Arc<dyn StreamProbe>>,
+    /// What this process knows of the ledger rows left to integrate into the log, shared by
+    /// the integrator job and the exports (each of which integrates first).
+    log_horizon: Arc<tokio::sync::Mutex<crate::log::Horizon>>,
 }
 
 /// Whether the database answers, and which backend it is.
@@ -77,6 +80,7 @@ impl Services {
             metrics,
             settings,
             streams: None,
+            log_horizon: Arc::default(),
         }))
     }
 
@@ -89,7 +93,12 @@ impl Services {
             metrics: inner.metrics.clone(),
             settings: inner.settings.clone(),
             streams: Some(probe),
+            log_horizon: Arc::clone(&inner.log_horizon),
         }))
+    }
+
+    fn log_horizon(&self) -> &tokio::sync::Mutex<crate::log::Horizon> {
+        &self.0.log_horizon
     }
 
     fn stream_probe(&self) -> Option<&Arc<dyn StreamProbe>> {
