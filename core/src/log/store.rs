@@ -113,9 +113,24 @@ impl Horizon {
         Ok(settling)
     }
 
-    /// Puts back a mark a truncated scan could not settle.
-    fn keep(&mut self, seq: i64) {
-        self.marks.push_front(Mark { seq, next_xid: 0 });
+    /// After a committed scan: `settling` is the mark the cycle may settle, `truncated_at` the
+    /// last row of a scan that hit its limit. The scan took, in order, every row above the
+    /// floor that was not a leaf, up to its last one: once a mark is settled, nothing up to that
+    /// last row (or up to the mark, if lower) is left to take. A mark beyond a truncated scan is
+    /// put back for the next one.
+    fn settle(&mut self, settling: Option<i64>, truncated_at: Option<i64>) {
+        let Some(seq) = settling else {
+            return;
+        };
+        match truncated_at {
+            Some(last) => {
+                self.settled = self.settled.max(seq.min(last));
+                if last < seq {
+                    self.marks.push_front(Mark { seq, next_xid: 0 });
+                }
+            }
+            None => self.settled = self.settled.max(seq),
+        }
     }
 }
 
@@ -204,9 +219,7 @@ pub async fn integrate(
             .is_some();
     if pending.is_empty() && has_checkpoint {
         txn.commit().await?;
-        if let Some(seq) = settling {
-            horizon.settled = horizon.settled.max(seq);
-        }
+        horizon.settle(settling, None);
         return Ok(Integration::Idle { size });
     }
     let (new_size, added_hashes, new_root) = grow(&txn, size, &pending).await?;
@@ -225,19 +238,8 @@ pub async fn integrate(
     .await?;
     txn.commit().await?;
     horizon.size = new_size;
-    // The scan took, in order, every row above the floor that was not a leaf, up to its last
-    // one: once a mark is settled, nothing up to that last row (or up to the mark, if lower)
-    // is left to take. A mark beyond a truncated scan is kept for the next one.
-    match (settling, pending.last()) {
-        (Some(seq), Some((last, _))) if truncated => {
-            horizon.settled = horizon.settled.max(seq.min(*last));
-            if *last < seq {
-                horizon.keep(seq);
-            }
-        }
-        (Some(seq), _) => horizon.settled = horizon.settled.max(seq),
-        (None, _) => {}
-    }
+    let truncated_at = pending.last().map(|(last, _)| *last).filter(|_| truncated);
+    horizon.settle(settling, truncated_at);
     Ok(Integration::Grew {
         size: new_size,
         added: pending.len() as u64,
