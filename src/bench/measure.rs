@@ -248,13 +248,10 @@ async fn breakdown(state: &AppState, batch: usize) -> anyhow::Result<Vec<Row>> {
         let prepared = ledger::prepare_all(trips, Arc::clone(&context), signer).await?;
         compute += started.elapsed();
         let started = Instant::now();
-        let outcome = ledger::append(
-            state.services.database(),
-            &prepared,
-            &context,
-            ConflictPolicy::RejectAll,
-        )
-        .await?;
+        let outcome = state
+            .services
+            .append(&prepared, &context, ConflictPolicy::RejectAll)
+            .await?;
         append += started.elapsed();
         if outcome.accepted() != batch {
             bail!(

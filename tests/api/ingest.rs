@@ -15,6 +15,7 @@ on_both_backends!(
     a_replay_returns_the_existing_impact,
     different_content_for_a_known_trip_conflicts,
     concurrent_identical_submissions_write_one_row,
+    overlapping_large_batches_write_each_trip_once,
     a_batch_is_all_or_nothing,
     batches_answer_in_input_order_and_count_duplicates,
     json_lines_bodies_are_accepted,
@@ -237,6 +238,60 @@ async fn concurrent_identical_submissions_write_one_row(backend: Backend) {
     }
     assert_eq!(app.count_rows("esg_impact_ledger").await, 1);
     assert_eq!(app.count_rows("esg_outbox_events").await, 1);
+}
+
+/// Large batches take the bulk write path (`COPY` on PostgreSQL): batches that share trips,
+/// sent at once, all succeed, each shared trip is written once, and every stored impact reads
+/// back as it was answered and verifies.
+async fn overlapping_large_batches_write_each_trip_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let shared: Vec<Value> = (0..150)
+        .map(|i| trip_json(&format!("shared-{i:03}")))
+        .collect();
+    let requests = (0..6).map(|client| {
+        let mut trips = shared.clone();
+        trips.extend((0..50).map(|i| trip_json(&format!("own-{client}-{i:02}"))));
+        let app = &app;
+        async move { app.post_json(TRIPS, &Value::Array(trips)).await }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let mut accepted = 0;
+    for (status, answer) in &answers {
+        assert_eq!(*status, 201, "{answer}");
+        accepted += answer["accepted"].as_i64().expect("accepted");
+        assert_eq!(
+            answer["accepted"].as_i64().unwrap_or(0) + answer["duplicates"].as_i64().unwrap_or(0),
+            200
+        );
+    }
+    assert_eq!(accepted, 150 + 6 * 50);
+    assert_eq!(app.count_rows("esg_impact_ledger").await, 450);
+    assert_eq!(app.count_rows("esg_outbox_events").await, 450);
+    for (status, answer) in &answers {
+        assert_eq!(*status, 201);
+        for at in [0, 149, 150, 199] {
+            let answered = &answer["impacts"][at];
+            let trip_id = answered["trip_id"].as_str().expect("trip_id");
+            let (status, stored) = app.get_json(&format!("/api/v2/esg/impact/{trip_id}")).await;
+            assert_eq!(status, 200, "{stored}");
+            for field in [
+                "event_hash",
+                "ledger_seq",
+                "event_timestamp",
+                "co2_avoided_kg",
+                "created_at",
+                "asym_signature",
+            ] {
+                assert_eq!(stored[field], answered[field], "{field} of {trip_id}");
+            }
+            let (status, verification) =
+                app.get_json(&format!("/api/v2/esg/verify/{trip_id}")).await;
+            assert_eq!(status, 200, "{verification}");
+            assert_eq!(verification["verified"], true, "{verification}");
+        }
+    }
 }
 
 async fn a_batch_is_all_or_nothing(backend: Backend) {

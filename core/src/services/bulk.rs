@@ -13,7 +13,7 @@ use crate::ledger::{
 };
 use crate::services::Services;
 
-/// Batches computed and signed ahead of the writes.
+/// Batches computed and signed ahead of the writes (besides the one being computed).
 const COMPUTED_AHEAD: usize = 2;
 
 /// One bulk run: the ACTIVE methodology is read once, at its start.
@@ -68,33 +68,34 @@ impl BulkIngest {
     {
         let writers = self.services.concurrent_writers();
         let run = Arc::new(self);
+        // The computing stage runs as its own task, up to COMPUTED_AHEAD batches ahead of the
+        // writes, so signing (every core) and writing overlap instead of taking turns.
+        let (computed, mut ready) = tokio::sync::mpsc::channel(COMPUTED_AHEAD);
         let computing = Arc::clone(&run);
-        batches
-            .map(move |(tag, trips)| {
-                let run = Arc::clone(&computing);
-                async move {
-                    let prepared = ledger::prepare_all(
-                        trips,
-                        Arc::clone(&run.context),
-                        Arc::clone(run.services.signer()),
-                    )
-                    .await;
-                    (tag, prepared)
+        tokio::spawn(async move {
+            let mut batches = std::pin::pin!(batches);
+            while let Some((tag, trips)) = batches.next().await {
+                let prepared = ledger::prepare_all(
+                    trips,
+                    Arc::clone(&computing.context),
+                    Arc::clone(computing.services.signer()),
+                )
+                .await;
+                if computed.send((tag, prepared)).await.is_err() {
+                    // The run was dropped: nothing more to compute.
+                    return;
                 }
-            })
-            .buffered(COMPUTED_AHEAD)
+            }
+        });
+        futures::stream::poll_fn(move |cx| ready.poll_recv(cx))
             .map(move |(tag, prepared)| {
                 let run = Arc::clone(&run);
                 async move {
                     let result = match prepared {
                         Ok(prepared) => {
-                            ledger::append(
-                                run.services.database(),
-                                &prepared,
-                                &run.context,
-                                run.policy,
-                            )
-                            .await
+                            run.services
+                                .append(&prepared, &run.context, run.policy)
+                                .await
                         }
                         Err(err) => Err(err),
                     };

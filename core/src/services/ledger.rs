@@ -65,13 +65,9 @@ impl<'a> LedgerService<'a> {
             let context = Arc::new(self.compute_context(ctx).await?);
             let signer = Arc::clone(self.services.signer());
             let prepared = ledger::prepare_all(trips, Arc::clone(&context), signer).await?;
-            ledger::append(
-                self.services.database(),
-                &prepared,
-                &context,
-                ConflictPolicy::RejectAll,
-            )
-            .await
+            self.services
+                .append(&prepared, &context, ConflictPolicy::RejectAll)
+                .await
         }
         .await;
         match &result {

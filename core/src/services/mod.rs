@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbBackend};
 
+use crate::ledger::{AppendOutcome, ComputeContext, ConflictPolicy, IngestError, Prepared};
 use crate::metrics::Metrics;
 use crate::outbox::StreamProbe;
 use crate::proof::Signer;
@@ -55,6 +56,10 @@ struct Inner {
     /// What this process knows of the ledger rows left to integrate into the log, shared by
     /// the integrator job and the exports (each of which integrates first).
     log_horizon: Arc<tokio::sync::Mutex<crate::log::Horizon>>,
+    /// On SQLite, this process's ledger appends take turns here: the next one starts the
+    /// moment the last commits, instead of polling SQLite's busy handler, which sleeps up to
+    /// 100 ms between tries.
+    appends: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Whether the database answers, and which backend it is.
@@ -81,6 +86,7 @@ impl Services {
             settings,
             streams: None,
             log_horizon: Arc::default(),
+            appends: Arc::default(),
         }))
     }
 
@@ -94,11 +100,27 @@ impl Services {
             settings: inner.settings.clone(),
             streams: Some(probe),
             log_horizon: Arc::clone(&inner.log_horizon),
+            appends: Arc::clone(&inner.appends),
         }))
     }
 
     fn log_horizon(&self) -> &tokio::sync::Mutex<crate::log::Horizon> {
         &self.0.log_horizon
+    }
+
+    /// Appends signed trips to the ledger in one transaction (`ledger::append`), one at a time
+    /// per process on SQLite, several at once on PostgreSQL.
+    pub async fn append(
+        &self,
+        prepared: &[Prepared],
+        context: &ComputeContext,
+        policy: ConflictPolicy,
+    ) -> Result<AppendOutcome, IngestError> {
+        let _turn = match self.0.db.get_database_backend() {
+            DbBackend::Postgres => None,
+            _ => Some(self.0.appends.lock().await),
+        };
+        crate::ledger::append(&self.0.db, prepared, context, policy).await
     }
 
     fn stream_probe(&self) -> Option<&Arc<dyn StreamProbe>> {

@@ -9,6 +9,7 @@
 //! with `ON CONFLICT DO NOTHING` (one global lock order, so no deadlock), and the trips another
 //! transaction committed first are classified again against its rows; SQLite has one writer.
 
+mod copy;
 mod plan;
 mod postgres;
 mod sqlite;
@@ -17,7 +18,8 @@ mod unnest;
 use greenos_entity::esg_impact_ledger::{self, Column, Entity};
 use greenos_entity::esg_outbox_events;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
+    Iterable, QueryFilter, QueryOrder, Value,
 };
 
 use crate::ledger::compute::{ComputeContext, Prepared, Refusal};
@@ -87,8 +89,8 @@ impl AppendOutcome {
 }
 
 /// Appends the signed trips of `prepared` (all under the model version of `context`) and one
-/// `esg_calculated.v1` outbox row per new impact, in one transaction: one `UNNEST` insert per
-/// table on PostgreSQL, multi-row `INSERT`s on SQLite.
+/// `esg_calculated.v1` outbox row per new impact, in one transaction: one `COPY` (or, for small
+/// batches, one `UNNEST` insert) per table on PostgreSQL, multi-row `INSERT`s on SQLite.
 pub async fn append(
     db: &DatabaseConnection,
     prepared: &[Prepared],
@@ -130,6 +132,31 @@ fn encode_error(err: impl std::fmt::Display) -> IngestError {
     IngestError::Database(DbErr::Custom(format!(
         "impact cannot be encoded as a ledger row: {err}"
     )))
+}
+
+/// A driver error, as the database error it is.
+fn sqlx_error(err: sea_orm::sqlx::Error) -> IngestError {
+    IngestError::Database(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+        std::sync::Arc::new(err),
+    )))
+}
+
+/// The columns `row` sets, in the entity's order: every row of a batch sets the same ones.
+fn set_columns<A: ActiveModelTrait>(row: &A) -> Vec<<A::Entity as EntityTrait>::Column> {
+    <A::Entity as EntityTrait>::Column::iter()
+        .filter(|column| row.get(*column).is_set())
+        .collect()
+}
+
+/// The value `row` sets for `column` of `table`.
+fn value_of<A: ActiveModelTrait>(
+    row: &A,
+    column: <A::Entity as EntityTrait>::Column,
+    table: &str,
+) -> Result<Value, IngestError> {
+    row.get(column)
+        .into_value()
+        .ok_or_else(|| encode_error(format!("{table}.{} is not set", column.as_str())))
 }
 
 /// The `esg_calculated.v1` outbox row of a new impact: its data is the impact exactly as

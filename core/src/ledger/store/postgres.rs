@@ -1,14 +1,15 @@
 //! The PostgreSQL write path: one transaction with the duplicate check as a single query (one
 //! index probe per id), `ledger_seq` values drawn from the column's sequence in input order, and
-//! each table written with one `INSERT ... SELECT * FROM UNNEST(arrays)` statement. The ledger
-//! rows go in `trip_id` order with `ON CONFLICT DO NOTHING`: concurrent batches whose trips
-//! overlap wait for each other in one global order (never a deadlock), and a trip another
-//! transaction committed first is classified again (duplicate or conflict), never an error.
+//! each table written with one statement. The ledger rows go in `trip_id` order: concurrent
+//! batches whose trips overlap wait for each other in one global order (never a deadlock).
 //!
-//! Not `COPY ... FROM STDIN`: through sqlx every `COPY` costs an extra round trip and, because
-//! its data and end messages are flushed separately on a socket without `TCP_NODELAY`, a ~40 ms
-//! Nagle/delayed-ACK stall; measured, `UNNEST` ingests single trips 20× and 1 000-trip batches
-//! 1.2–1.5× faster (`docs/PERFORMANCE.md`).
+//! A batch of [`COPY_FROM`] trips or more writes both tables with binary `COPY` (about half
+//! the server CPU of an `INSERT` per row). `COPY` cannot skip a row: when another transaction
+//! committed one of the trips first, the unique index refuses the `COPY`, the transaction is
+//! rolled back, and the batch is written again the other way. Smaller batches, and that second
+//! attempt, use `INSERT ... SELECT * FROM UNNEST(arrays) ON CONFLICT DO NOTHING`, one round trip
+//! fewer than `COPY`; a trip another transaction committed first is classified again
+//! (duplicate or conflict), never an error.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -20,19 +21,55 @@ use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, QueryResult};
 use crate::ledger::compute::{ComputeContext, NewImpact, Prepared};
 use crate::ledger::error::IngestError;
 use crate::ledger::impact::Impact;
+use crate::ledger::store::copy::{copy_in, is_unique_violation};
 use crate::ledger::store::plan::plan;
-use crate::ledger::store::unnest::{insert_unnest, sqlx_error};
+use crate::ledger::store::unnest::insert_unnest;
 use crate::ledger::store::{
-    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error,
+    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error, sqlx_error,
 };
 
-/// Appends in one transaction.
+/// Batches of this many trips or more are written with `COPY`.
+const COPY_FROM: usize = 64;
+
+/// How a transaction writes its rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Binary `COPY`; a trip committed meanwhile by another transaction refuses it.
+    Copy,
+    /// `INSERT ... ON CONFLICT DO NOTHING`.
+    Insert,
+}
+
+/// Appends in one transaction (two when a `COPY` met a concurrent writer of the same trips).
 pub(super) async fn append(
     db: &DatabaseConnection,
     prepared: &[Prepared],
     context: &ComputeContext,
     policy: ConflictPolicy,
 ) -> Result<AppendOutcome, IngestError> {
+    if prepared.len() >= COPY_FROM {
+        if let Some(outcome) = attempt(db, prepared, context, policy, Write::Copy).await? {
+            return Ok(outcome);
+        }
+        tracing::debug!(
+            trips = prepared.len(),
+            "another transaction wrote some of these trips first: written again with ON CONFLICT"
+        );
+    }
+    attempt(db, prepared, context, policy, Write::Insert)
+        .await?
+        .ok_or_else(|| encode_error("an INSERT attempt answered like a refused COPY"))
+}
+
+/// One transaction; `None` when `Write::Copy` met a trip another transaction committed first
+/// (nothing was written).
+async fn attempt(
+    db: &DatabaseConnection,
+    prepared: &[Prepared],
+    context: &ComputeContext,
+    policy: ConflictPolicy,
+    write: Write,
+) -> Result<Option<AppendOutcome>, IngestError> {
     let started = Instant::now();
     let mut tx = db
         .get_postgres_connection_pool()
@@ -73,12 +110,22 @@ pub(super) async fn append(
             .map(|(impact, seq)| impact.to_row(Some(*seq)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(encode_error)?;
-        let written: HashSet<String> = insert_unnest(&mut tx, rows, ON_CONFLICT_RETURNING)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<String, _>("trip_id"))
-            .collect::<Result<_, _>>()
-            .map_err(sqlx_error)?;
+        let written: HashSet<String> = match write {
+            Write::Copy => match copy_in(&mut tx, rows).await {
+                Ok(_) => numbered
+                    .iter()
+                    .map(|(impact, _)| impact.event.trip_id.clone())
+                    .collect(),
+                Err(err) if is_unique_violation(&err) => return Ok(None),
+                Err(err) => return Err(err),
+            },
+            Write::Insert => insert_unnest(&mut tx, rows, ON_CONFLICT_RETURNING)
+                .await?
+                .iter()
+                .map(|row| row.try_get::<String, _>("trip_id"))
+                .collect::<Result<_, _>>()
+                .map_err(sqlx_error)?,
+        };
         if written.len() < numbered.len() {
             // Another transaction committed some of these trips first (the insert waited for
             // it): classify them again against its rows.
@@ -102,7 +149,14 @@ pub(super) async fn append(
             .values()
             .map(calculated_event_row)
             .collect::<Result<Vec<_>, _>>()?;
-        insert_unnest(&mut tx, events, "").await?;
+        match write {
+            Write::Copy => {
+                copy_in(&mut tx, events).await?;
+            }
+            Write::Insert => {
+                insert_unnest(&mut tx, events, "").await?;
+            }
+        }
     }
     let written = started.elapsed();
     tx.commit().await.map_err(sqlx_error)?;
@@ -114,6 +168,7 @@ pub(super) async fn append(
         "ledger append timings (cumulative)"
     );
     plan.finish(prepared, &existing, context, inserted)
+        .map(Some)
 }
 
 /// Rows that lost the race are not inserted, and their trip ids are not returned.

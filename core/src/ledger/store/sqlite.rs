@@ -1,23 +1,38 @@
 //! The SQLite write path: one `BEGIN IMMEDIATE` transaction (the write lock is taken at once, so
-//! concurrent writers queue on the busy timeout instead of failing on a lock upgrade), the
-//! duplicate check, then multi-row `INSERT`s sized under the bind-parameter limit.
+//! concurrent writers queue instead of failing on a lock upgrade), the duplicate check, then
+//! multi-row `INSERT`s through sqlx directly.
+//!
+//! The statements come in a few fixed sizes (256 rows, then halves down to one), so each is
+//! prepared once per connection and reused from sqlx's statement cache, whatever the batch
+//! sizes. Holding the write lock, the transaction numbers its rows itself (after the highest
+//! `ledger_seq` ever given, as `AUTOINCREMENT` would): nothing has to be read back.
 
 use std::collections::HashMap;
 
-use greenos_entity::esg_impact_ledger::{Column, Entity};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use greenos_entity::esg_impact_ledger;
+use sea_orm::sqlx::query::Query;
+use sea_orm::sqlx::sqlite::SqliteArguments;
+use sea_orm::sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, DbErr, EntityName, FromQueryResult, IdenStatic,
+    QueryResult, Value,
+};
 
 use crate::ledger::compute::{ComputeContext, Prepared};
 use crate::ledger::error::IngestError;
 use crate::ledger::impact::Impact;
 use crate::ledger::store::plan::plan;
 use crate::ledger::store::{
-    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error,
+    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error, set_columns,
+    sqlx_error, value_of,
 };
-use crate::outbox;
 
-/// 23 columns per ledger row: 400 rows stay far below SQLite's 32 766 bound parameters.
-const ROWS_PER_STATEMENT: usize = 400;
+/// The largest statement: 256 rows of 23 columns stay far below SQLite's 32 766 parameters.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// The next `ledger_seq`: after the highest in the table and the highest ever handed out.
+const NEXT_SEQ: &str = "SELECT MAX(COALESCE((SELECT MAX(ledger_seq) FROM esg_impact_ledger), 0), \
+     COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'esg_impact_ledger'), 0)) + 1";
 
 /// Appends in one immediate transaction.
 pub(super) async fn append(
@@ -26,43 +41,156 @@ pub(super) async fn append(
     context: &ComputeContext,
     policy: ConflictPolicy,
 ) -> Result<AppendOutcome, IngestError> {
-    let txn = crate::db::begin_write(db).await?;
+    let mut tx = db
+        .get_sqlite_connection_pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(sqlx_error)?;
     let mut trip_ids: Vec<&str> = prepared.iter().map(Prepared::trip_id).collect();
     trip_ids.sort_unstable();
     trip_ids.dedup();
-    let mut stored = Vec::new();
-    for chunk in trip_ids.chunks(ROWS_PER_STATEMENT) {
-        stored.extend(
-            Entity::find()
-                .filter(Column::ModelVersion.eq(context.model_version()))
-                .filter(Column::TripId.is_in(chunk.iter().copied()))
-                .all(&txn)
-                .await?,
-        );
-    }
-    let existing = by_trip_id(stored);
+    let existing = by_trip_id(stored_rows(&mut tx, context.model_version(), &trip_ids).await?);
     let plan = plan(prepared, &existing, policy, context)?;
-    let rows = plan
-        .signed_to_insert(prepared)
-        .into_iter()
-        .map(|(_, impact)| impact.to_row(None))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(encode_error)?;
-    let mut inserted: HashMap<String, Impact> = HashMap::with_capacity(rows.len());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-        for row in Entity::insert_many(chunk).exec_with_returning(&txn).await? {
-            inserted.insert(row.trip_id.clone(), Impact::from_row(row));
+    let to_write = plan.signed_to_insert(prepared);
+    let mut inserted: HashMap<String, Impact> = HashMap::with_capacity(to_write.len());
+    if !to_write.is_empty() {
+        let first: i64 = sea_orm::sqlx::query_scalar(NEXT_SEQ)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        let numbered: Vec<_> = to_write
+            .iter()
+            .zip(first..)
+            .map(|(&(_, impact), seq)| (impact, seq))
+            .collect();
+        let rows = numbered
+            .iter()
+            .map(|(impact, seq)| impact.to_row(Some(*seq)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(encode_error)?;
+        insert_rows(&mut tx, rows).await?;
+        let mut events = Vec::with_capacity(numbered.len());
+        for (impact, seq) in numbered {
+            let impact = impact.clone().into_impact(seq);
+            events.push(calculated_event_row(&impact)?);
+            inserted.insert(impact.event.trip_id.clone(), impact);
+        }
+        insert_rows(&mut tx, events).await?;
+    }
+    tx.commit().await.map_err(sqlx_error)?;
+    plan.finish(prepared, &existing, context, inserted)
+}
+
+/// The stored rows of `trip_ids` under `model_version`.
+async fn stored_rows(
+    tx: &mut SqliteConnection,
+    model_version: &str,
+    trip_ids: &[&str],
+) -> Result<Vec<esg_impact_ledger::Model>, IngestError> {
+    let mut stored = Vec::new();
+    for chunk in statement_sizes(trip_ids) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT * FROM esg_impact_ledger WHERE model_version = ? AND trip_id IN ({placeholders})"
+        );
+        // Only placeholders go into the text; values are bound.
+        let mut query = sea_orm::sqlx::query(AssertSqlSafe(sql)).bind(model_version);
+        for trip_id in chunk {
+            query = query.bind(*trip_id);
+        }
+        for row in query.fetch_all(&mut *tx).await.map_err(sqlx_error)? {
+            stored.push(
+                esg_impact_ledger::Model::from_query_result(&QueryResult::from(row), "")
+                    .map_err(IngestError::Database)?,
+            );
         }
     }
-    let events = plan
-        .signed_to_insert(prepared)
-        .into_iter()
-        .filter_map(|(_, impact)| inserted.get(impact.event.trip_id.as_str()))
-        .map(calculated_event_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    outbox::insert_rows(&txn, events).await?;
-    txn.commit().await?;
-    plan.finish(prepared, &existing, context, inserted)
+    Ok(stored)
+}
+
+/// Inserts `rows` into their table; every row must set the same columns.
+async fn insert_rows<A: ActiveModelTrait>(
+    tx: &mut SqliteConnection,
+    rows: Vec<A>,
+) -> Result<(), IngestError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let columns = set_columns(first);
+    let table = A::Entity::default().table_name().to_owned();
+    let names = columns
+        .iter()
+        .map(|column| format!("\"{}\"", column.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+    for chunk in statement_sizes(&rows) {
+        let values = vec![tuple.as_str(); chunk.len()].join(", ");
+        // Only entity column names and placeholders go into the text; values are bound.
+        let mut query = sea_orm::sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO \"{table}\" ({names}) VALUES {values}"
+        )));
+        for row in chunk {
+            for column in &columns {
+                query = bind(query, value_of(row, *column, &table)?)?;
+            }
+        }
+        query.execute(&mut *tx).await.map_err(sqlx_error)?;
+    }
+    Ok(())
+}
+
+/// Splits `items` into statements of [`ROWS_PER_STATEMENT`] rows, then halves of it down to
+/// one: a handful of distinct statements, each prepared once.
+fn statement_sizes<T>(items: &[T]) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let mut rest = items;
+    let mut size = ROWS_PER_STATEMENT;
+    while !rest.is_empty() {
+        while size > rest.len() {
+            size /= 2;
+        }
+        let (chunk, tail) = rest.split_at(size);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
+/// Binds one value the way sea-orm binds it on SQLite, so both write the same bytes.
+fn bind(
+    query: Query<'_, Sqlite, SqliteArguments>,
+    value: Value,
+) -> Result<Query<'_, Sqlite, SqliteArguments>, IngestError> {
+    Ok(match value {
+        Value::String(v) => query.bind(v),
+        Value::BigInt(v) => query.bind(v),
+        Value::Int(v) => query.bind(v),
+        Value::ChronoDateTimeUtc(v) => query.bind(v),
+        other => {
+            return Err(IngestError::Database(DbErr::Custom(format!(
+                "no SQLite binding for {other:?}"
+            ))));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_come_in_few_sizes() {
+        let items: Vec<usize> = (0..1000).collect();
+        let sizes: Vec<usize> = statement_sizes(&items).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![256, 256, 256, 128, 64, 32, 8]);
+        assert_eq!(
+            statement_sizes(&items[..1])
+                .iter()
+                .map(|c| c.len())
+                .collect::<Vec<_>>(),
+            vec![1]
+        );
+        assert!(statement_sizes::<usize>(&[]).is_empty());
+    }
 }

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::{PgArguments, PgRow};
 use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::{AssertSqlSafe, PgConnection};
-use sea_orm::{ActiveModelTrait, EntityName, EntityTrait, IdenStatic, Iterable, Value};
+use sea_orm::{ActiveModelTrait, EntityName, IdenStatic, Value};
 
 use crate::ledger::error::IngestError;
-use crate::ledger::store::encode_error;
+use crate::ledger::store::{encode_error, set_columns, sqlx_error, value_of};
 
 /// One column of the batch, typed for binding as a PostgreSQL array.
 enum ColumnArray {
@@ -75,26 +75,18 @@ pub(super) async fn insert_unnest<A: ActiveModelTrait>(
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
-    let columns: Vec<<A::Entity as EntityTrait>::Column> =
-        <A::Entity as EntityTrait>::Column::iter()
-            .filter(|column| first.get(*column).is_set())
-            .collect();
+    let columns = set_columns(first);
     let table = A::Entity::default().table_name().to_owned();
     let mut arrays = Vec::with_capacity(columns.len());
     for column in &columns {
-        let value = first
-            .get(*column)
-            .into_value()
-            .ok_or_else(|| not_set(&table, column.as_str()))?;
-        arrays.push(ColumnArray::for_value(&value, rows.len())?);
+        arrays.push(ColumnArray::for_value(
+            &value_of(first, *column, &table)?,
+            rows.len(),
+        )?);
     }
     for row in rows {
         for (column, array) in columns.iter().zip(arrays.iter_mut()) {
-            let value = row
-                .get(*column)
-                .into_value()
-                .ok_or_else(|| not_set(&table, column.as_str()))?;
-            array.push(value)?;
+            array.push(value_of(&row, *column, &table)?)?;
         }
     }
     let names = columns
@@ -115,15 +107,4 @@ pub(super) async fn insert_unnest<A: ActiveModelTrait>(
         query = array.bind(query);
     }
     query.fetch_all(conn).await.map_err(sqlx_error)
-}
-
-/// A driver error, as the database error it is.
-pub(super) fn sqlx_error(err: sea_orm::sqlx::Error) -> IngestError {
-    IngestError::Database(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
-        std::sync::Arc::new(err),
-    )))
-}
-
-fn not_set(table: &str, column: &str) -> IngestError {
-    encode_error(format!("{table}.{column} is not set"))
 }
