@@ -68,14 +68,19 @@ pub(super) async fn append(
             .map(|(impact, seq)| impact.to_row(Some(*seq)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(encode_error)?;
-        insert_rows(&mut tx, rows).await?;
-        let mut events = Vec::with_capacity(numbered.len());
-        for (impact, seq) in numbered {
-            let impact = impact.clone().into_impact(seq);
-            events.push(calculated_event_row(&impact)?);
-            inserted.insert(impact.event.trip_id.clone(), impact);
-        }
-        insert_rows(&mut tx, events).await?;
+        // The outbox rows are built here while SQLite writes the ledger rows on its thread.
+        let build_events = async {
+            let mut events = Vec::with_capacity(numbered.len());
+            for (impact, seq) in &numbered {
+                let impact = (*impact).clone().into_impact(*seq);
+                events.push(calculated_event_row(&impact)?);
+                inserted.insert(impact.event.trip_id.clone(), impact);
+            }
+            Ok::<_, IngestError>(events)
+        };
+        let (written, events) = futures::join!(insert_rows(&mut tx, rows), build_events);
+        written?;
+        insert_rows(&mut tx, events?).await?;
     }
     tx.commit().await.map_err(sqlx_error)?;
     plan.finish(prepared, &existing, context, inserted)
@@ -108,7 +113,8 @@ async fn stored_rows(
     Ok(stored)
 }
 
-/// Inserts `rows` into their table; every row must set the same columns.
+/// Inserts `rows` into their table; every row must set the same columns. Each statement's
+/// values are bound while SQLite executes the one before.
 async fn insert_rows<A: ActiveModelTrait>(
     tx: &mut SqliteConnection,
     rows: Vec<A>,
@@ -124,7 +130,7 @@ async fn insert_rows<A: ActiveModelTrait>(
         .collect::<Vec<_>>()
         .join(", ");
     let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
-    for chunk in statement_sizes(&rows) {
+    let statement = |chunk: &[A]| {
         let values = vec![tuple.as_str(); chunk.len()].join(", ");
         // Only entity column names and placeholders go into the text; values are bound.
         let mut query = sea_orm::sqlx::query(AssertSqlSafe(format!(
@@ -135,7 +141,16 @@ async fn insert_rows<A: ActiveModelTrait>(
                 query = bind(query, value_of(row, *column, &table)?)?;
             }
         }
-        query.execute(&mut *tx).await.map_err(sqlx_error)?;
+        Ok::<_, IngestError>(query)
+    };
+    let mut chunks = statement_sizes(&rows).into_iter();
+    let mut next = chunks.next().map(statement).transpose()?;
+    while let Some(query) = next {
+        let (done, following) = futures::join!(query.execute(&mut *tx), async {
+            chunks.next().map(statement).transpose()
+        });
+        done.map_err(sqlx_error)?;
+        next = following?;
     }
     Ok(())
 }
