@@ -11,14 +11,6 @@ use crate::config::DatabaseConfig;
 /// How long a SQLite writer waits for the write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Each connection's page cache (a negative `cache_size` is KiB): the ledger's indexes stay in
-/// memory instead of being re-read page by page, SQLite's default being 2 MiB.
-const SQLITE_CACHE_KIB: &str = "-65536";
-
-/// Reads of the database file go through a memory map of up to this many bytes rather than a
-/// `read` system call per page.
-const SQLITE_MMAP_BYTES: &str = "1073741824";
-
 /// Connects to the configured database.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
@@ -35,8 +27,6 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-                .pragma("cache_size", SQLITE_CACHE_KIB)
-                .pragma("mmap_size", SQLITE_MMAP_BYTES)
         });
     Database::connect(options).await
 }
