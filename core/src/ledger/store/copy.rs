@@ -12,7 +12,7 @@ use sea_orm::sqlx::{Encode, PgConnection, Postgres};
 use sea_orm::{ActiveModelTrait, EntityName, IdenStatic, Value};
 
 use crate::ledger::error::IngestError;
-use crate::ledger::store::{encode_error, set_columns, sqlx_error, value_of};
+use crate::ledger::store::{encode_error, set_columns, sqlx_error, take_value};
 
 /// The binary COPY signature, flags (no OIDs) and header extension length (none).
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -46,10 +46,10 @@ pub(super) async fn copy_in<A: ActiveModelTrait>(
     let mut buffer = PgArgumentBuffer::default();
     buffer.extend_from_slice(HEADER);
     let sent = async {
-        for row in rows {
+        for mut row in rows {
             buffer.extend_from_slice(&field_count.to_be_bytes());
             for column in &columns {
-                encode_field(&mut buffer, value_of(&row, *column, &table)?)?;
+                encode_field(&mut buffer, take_value(&mut row, *column, &table)?)?;
             }
             if buffer.len() >= SEND_AT {
                 copy.send(buffer.as_slice()).await.map_err(sqlx_error)?;

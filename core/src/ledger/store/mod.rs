@@ -148,13 +148,13 @@ fn set_columns<A: ActiveModelTrait>(row: &A) -> Vec<<A::Entity as EntityTrait>::
         .collect()
 }
 
-/// The value `row` sets for `column` of `table`.
-fn value_of<A: ActiveModelTrait>(
-    row: &A,
+/// The value `row` sets for `column` of `table`, moved out of the row (no copy of its text).
+fn take_value<A: ActiveModelTrait>(
+    row: &mut A,
     column: <A::Entity as EntityTrait>::Column,
     table: &str,
 ) -> Result<Value, IngestError> {
-    row.get(column)
+    row.take(column)
         .into_value()
         .ok_or_else(|| encode_error(format!("{table}.{} is not set", column.as_str())))
 }

@@ -24,7 +24,7 @@ use crate::ledger::impact::Impact;
 use crate::ledger::store::plan::plan;
 use crate::ledger::store::{
     AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error, set_columns,
-    sqlx_error, value_of,
+    sqlx_error, take_value,
 };
 
 /// The largest statement: 256 rows of 23 columns stay far below SQLite's 32 766 parameters.
@@ -93,7 +93,10 @@ async fn stored_rows(
     trip_ids: &[&str],
 ) -> Result<Vec<esg_impact_ledger::Model>, IngestError> {
     let mut stored = Vec::new();
-    for chunk in statement_sizes(trip_ids) {
+    let mut rest = trip_ids;
+    for size in statement_sizes(trip_ids.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
         let placeholders = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
             "SELECT * FROM esg_impact_ledger WHERE model_version = ? AND trip_id IN ({placeholders})"
@@ -130,46 +133,47 @@ async fn insert_rows<A: ActiveModelTrait>(
         .collect::<Vec<_>>()
         .join(", ");
     let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
-    let statement = |chunk: &[A]| {
-        let values = vec![tuple.as_str(); chunk.len()].join(", ");
+    let mut sizes = statement_sizes(rows.len()).into_iter();
+    let mut rows = rows.into_iter();
+    let mut statement = || {
+        let Some(size) = sizes.next() else {
+            return Ok(None);
+        };
+        let values = vec![tuple.as_str(); size].join(", ");
         // Only entity column names and placeholders go into the text; values are bound.
         let mut query = sea_orm::sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO \"{table}\" ({names}) VALUES {values}"
         )));
-        for row in chunk {
+        for mut row in rows.by_ref().take(size) {
             for column in &columns {
-                query = bind(query, value_of(row, *column, &table)?)?;
+                query = bind(query, take_value(&mut row, *column, &table)?)?;
             }
         }
-        Ok::<_, IngestError>(query)
+        Ok::<_, IngestError>(Some(query))
     };
-    let mut chunks = statement_sizes(&rows).into_iter();
-    let mut next = chunks.next().map(statement).transpose()?;
+    let mut next = statement()?;
     while let Some(query) = next {
-        let (done, following) = futures::join!(query.execute(&mut *tx), async {
-            chunks.next().map(statement).transpose()
-        });
+        let (done, following) = futures::join!(query.execute(&mut *tx), async { statement() });
         done.map_err(sqlx_error)?;
         next = following?;
     }
     Ok(())
 }
 
-/// Splits `items` into statements of [`ROWS_PER_STATEMENT`] rows, then halves of it down to
-/// one: a handful of distinct statements, each prepared once.
-fn statement_sizes<T>(items: &[T]) -> Vec<&[T]> {
-    let mut chunks = Vec::new();
-    let mut rest = items;
+/// The row counts of the statements for `len` rows: [`ROWS_PER_STATEMENT`], then halves of it
+/// down to one, so a handful of distinct statements, each prepared once.
+fn statement_sizes(len: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut rest = len;
     let mut size = ROWS_PER_STATEMENT;
-    while !rest.is_empty() {
-        while size > rest.len() {
+    while rest > 0 {
+        while size > rest {
             size /= 2;
         }
-        let (chunk, tail) = rest.split_at(size);
-        chunks.push(chunk);
-        rest = tail;
+        sizes.push(size);
+        rest -= size;
     }
-    chunks
+    sizes
 }
 
 /// Binds one value the way sea-orm binds it on SQLite, so both write the same bytes.
@@ -196,16 +200,8 @@ mod tests {
 
     #[test]
     fn statements_come_in_few_sizes() {
-        let items: Vec<usize> = (0..1000).collect();
-        let sizes: Vec<usize> = statement_sizes(&items).iter().map(|c| c.len()).collect();
-        assert_eq!(sizes, vec![256, 256, 256, 128, 64, 32, 8]);
-        assert_eq!(
-            statement_sizes(&items[..1])
-                .iter()
-                .map(|c| c.len())
-                .collect::<Vec<_>>(),
-            vec![1]
-        );
-        assert!(statement_sizes::<usize>(&[]).is_empty());
+        assert_eq!(statement_sizes(1000), vec![256, 256, 256, 128, 64, 32, 8]);
+        assert_eq!(statement_sizes(1), vec![1]);
+        assert!(statement_sizes(0).is_empty());
     }
 }

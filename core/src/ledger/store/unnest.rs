@@ -10,7 +10,7 @@ use sea_orm::sqlx::{AssertSqlSafe, PgConnection};
 use sea_orm::{ActiveModelTrait, EntityName, IdenStatic, Value};
 
 use crate::ledger::error::IngestError;
-use crate::ledger::store::{encode_error, set_columns, sqlx_error, value_of};
+use crate::ledger::store::{encode_error, set_columns, sqlx_error, take_value};
 
 /// One column of the batch, typed for binding as a PostgreSQL array.
 enum ColumnArray {
@@ -77,16 +77,17 @@ pub(super) async fn insert_unnest<A: ActiveModelTrait>(
     };
     let columns = set_columns(first);
     let table = A::Entity::default().table_name().to_owned();
+    let mut probe = first.clone();
     let mut arrays = Vec::with_capacity(columns.len());
     for column in &columns {
         arrays.push(ColumnArray::for_value(
-            &value_of(first, *column, &table)?,
+            &take_value(&mut probe, *column, &table)?,
             rows.len(),
         )?);
     }
-    for row in rows {
+    for mut row in rows {
         for (column, array) in columns.iter().zip(arrays.iter_mut()) {
-            array.push(value_of(&row, *column, &table)?)?;
+            array.push(take_value(&mut row, *column, &table)?)?;
         }
     }
     let names = columns
