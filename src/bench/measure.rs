@@ -85,17 +85,21 @@ pub(super) async fn ingest(
     let singles: Vec<String> = (0..args.single_trips)
         .map(|i| trip_json("single", i))
         .collect();
+    let with_postgres = args.backend == BenchBackend::Postgres;
+    let cpu_before = CpuSnapshot::take();
     let (elapsed, mut latencies) = post_all(&client, &url, singles, args.clients).await?;
+    let cpu = CpuSnapshot::take().since(&cpu_before);
     latencies.sort_unstable();
     rows.push(Row {
         what: "HTTP, one trip per request".to_owned(),
         trips: args.single_trips,
         elapsed,
         note: format!(
-            "{} clients; latency p50 {:.1} ms, p95 {:.1} ms",
+            "{} clients; latency p50 {:.1} ms, p95 {:.1} ms; {} (client included)",
             args.clients,
             percentile(&latencies, 50),
-            percentile(&latencies, 95)
+            percentile(&latencies, 95),
+            cpu.per_item(args.single_trips, "trip", with_postgres)
         ),
     });
 
@@ -107,7 +111,6 @@ pub(super) async fn ingest(
             format!("[{}]", items.join(","))
         })
         .collect();
-    let with_postgres = args.backend == BenchBackend::Postgres;
     let cpu_before = CpuSnapshot::take();
     let (elapsed, mut latencies) = post_all(&client, &url, bodies, args.clients).await?;
     let cpu = CpuSnapshot::take().since(&cpu_before);
