@@ -9,10 +9,10 @@
 
 use sea_orm::sqlx::postgres::PgArgumentBuffer;
 use sea_orm::sqlx::{Encode, PgConnection, Postgres};
-use sea_orm::{ActiveModelTrait, EntityName, IdenStatic, Value};
+use sea_orm::{ActiveModelTrait, EntityName, Value};
 
 use crate::ledger::error::IngestError;
-use crate::ledger::store::{encode_error, set_columns, sqlx_error, take_value};
+use crate::ledger::store::{encode_error, quoted_names, set_columns, sqlx_error, take_value};
 
 /// The binary COPY signature, flags (no OIDs) and header extension length (none).
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -36,11 +36,7 @@ pub(super) async fn copy_in<A: ActiveModelTrait>(
     let columns = set_columns(first);
     let field_count = i16::try_from(columns.len()).map_err(encode_error)?;
     let table = A::Entity::default().table_name().to_owned();
-    let names = columns
-        .iter()
-        .map(|column| format!("\"{}\"", column.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = quoted_names(&columns);
     let statement = format!("COPY \"{table}\" ({names}) FROM STDIN (FORMAT binary)");
     let mut copy = conn.copy_in_raw(&statement).await.map_err(sqlx_error)?;
     let mut buffer = PgArgumentBuffer::default();

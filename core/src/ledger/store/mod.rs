@@ -148,6 +148,15 @@ fn set_columns<A: ActiveModelTrait>(row: &A) -> Vec<<A::Entity as EntityTrait>::
         .collect()
 }
 
+/// `"a", "b", ...`: the column list of a bulk statement.
+fn quoted_names<C: IdenStatic>(columns: &[C]) -> String {
+    columns
+        .iter()
+        .map(|column| format!("\"{}\"", column.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The value `row` sets for `column` of `table`, moved out of the row (no copy of its text).
 fn take_value<A: ActiveModelTrait>(
     row: &mut A,

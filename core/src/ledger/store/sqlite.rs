@@ -14,8 +14,7 @@ use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::sqlite::SqliteArguments;
 use sea_orm::sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
 use sea_orm::{
-    ActiveModelTrait, DatabaseConnection, DbErr, EntityName, FromQueryResult, IdenStatic,
-    QueryResult, Value,
+    ActiveModelTrait, DatabaseConnection, EntityName, FromQueryResult, QueryResult, Value,
 };
 
 use crate::ledger::compute::{ComputeContext, Prepared};
@@ -23,8 +22,8 @@ use crate::ledger::error::IngestError;
 use crate::ledger::impact::Impact;
 use crate::ledger::store::plan::plan;
 use crate::ledger::store::{
-    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error, set_columns,
-    sqlx_error, take_value,
+    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error, quoted_names,
+    set_columns, sqlx_error, take_value,
 };
 
 /// The largest statement: 256 rows of 23 columns stay far below SQLite's 32 766 parameters.
@@ -127,11 +126,7 @@ async fn insert_rows<A: ActiveModelTrait>(
     };
     let columns = set_columns(first);
     let table = A::Entity::default().table_name().to_owned();
-    let names = columns
-        .iter()
-        .map(|column| format!("\"{}\"", column.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = quoted_names(&columns);
     let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
     let mut sizes = statement_sizes(rows.len()).into_iter();
     let mut rows = rows.into_iter();
@@ -186,11 +181,7 @@ fn bind(
         Value::BigInt(v) => query.bind(v),
         Value::Int(v) => query.bind(v),
         Value::ChronoDateTimeUtc(v) => query.bind(v),
-        other => {
-            return Err(IngestError::Database(DbErr::Custom(format!(
-                "no SQLite binding for {other:?}"
-            ))));
-        }
+        other => return Err(encode_error(format!("no SQLite binding for {other:?}"))),
     })
 }
 

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::{PgArguments, PgRow};
 use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::{AssertSqlSafe, PgConnection};
-use sea_orm::{ActiveModelTrait, EntityName, IdenStatic, Value};
+use sea_orm::{ActiveModelTrait, EntityName, Value};
 
 use crate::ledger::error::IngestError;
-use crate::ledger::store::{encode_error, set_columns, sqlx_error, take_value};
+use crate::ledger::store::{encode_error, quoted_names, set_columns, sqlx_error, take_value};
 
 /// One column of the batch, typed for binding as a PostgreSQL array.
 enum ColumnArray {
@@ -90,11 +90,7 @@ pub(super) async fn insert_unnest<A: ActiveModelTrait>(
             array.push(take_value(&mut row, *column, &table)?)?;
         }
     }
-    let names = columns
-        .iter()
-        .map(|column| format!("\"{}\"", column.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = quoted_names(&columns);
     let params = arrays
         .iter()
         .enumerate()
