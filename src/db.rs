@@ -1,15 +1,38 @@
 //! Opening the database: SQLite (embedded default, WAL + busy timeout) or PostgreSQL.
+//!
+//! **SQLite's checkpoints run beside the writer.** In WAL mode a commit appends pages to the
+//! WAL without waiting for the disk (`synchronous = NORMAL`); copying them back into the
+//! database file and syncing it (a checkpoint) is the slow part. By default SQLite does it in
+//! the committing connection, so the one writer stops for it every few transactions. Here a
+//! background task checkpoints (`PASSIVE`: it never blocks a writer or a reader) on a
+//! connection of its own, and the writer's own checkpoint is kept only as the bound on the
+//! WAL's size: when the task falls behind by [`WAL_AUTOCHECKPOINT_PAGES`], the next commit
+//! checkpoints as before.
 
 use std::time::Duration;
 
 use greenos_migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::SqlitePool;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::config::DatabaseConfig;
 
 /// How long a SQLite writer waits for the write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// WAL pages after which a committing writer checkpoints itself (64 MiB of 4 KiB pages;
+/// SQLite's default is 1 000): the bound when the background checkpoints fall behind.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+
+/// The size the WAL file is truncated back to once it has been checkpointed and reset.
+const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The pause between background checkpoints while the WAL grows.
+const CHECKPOINT_BUSY_PAUSE: Duration = Duration::from_millis(10);
+
+/// The pause between background checkpoints while nothing is written.
+const CHECKPOINT_IDLE_PAUSE: Duration = Duration::from_millis(100);
 
 /// Connects to the configured database.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
@@ -27,8 +50,56 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
+                .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
         });
-    Database::connect(options).await
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        tokio::spawn(checkpoint_in_background(
+            db.get_sqlite_connection_pool().clone(),
+        ));
+    }
+    Ok(db)
+}
+
+/// Checkpoints the WAL until the pool is closed: soon again while the WAL changes, at a
+/// slower pace while it does not. A failed checkpoint is logged once until one succeeds; the
+/// writers' own checkpoints bound the WAL meanwhile.
+async fn checkpoint_in_background(pool: SqlitePool) {
+    let mut last = None;
+    let mut failing = false;
+    while !pool.is_closed() {
+        let checkpoint: Result<(i64, i64, i64), _> =
+            sea_orm::sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await;
+        let pause = match checkpoint {
+            // (busy, pages in the WAL, pages checkpointed): the same as last time means
+            // nothing was written meanwhile.
+            Ok((_, pages, done)) => {
+                if failing {
+                    tracing::info!("SQLite WAL checkpoints succeed again");
+                    failing = false;
+                }
+                let unchanged = last == Some((pages, done));
+                last = Some((pages, done));
+                if unchanged {
+                    CHECKPOINT_IDLE_PAUSE
+                } else {
+                    CHECKPOINT_BUSY_PAUSE
+                }
+            }
+            Err(sea_orm::sqlx::Error::PoolClosed) => break,
+            Err(err) => {
+                if !failing {
+                    tracing::warn!(error = %err, "a background SQLite WAL checkpoint failed");
+                    failing = true;
+                }
+                CHECKPOINT_IDLE_PAUSE
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
 }
 
 /// Applies every pending migration; a no-op when the schema is current.

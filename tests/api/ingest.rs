@@ -451,3 +451,54 @@ async fn the_outbox_envelope_has_the_documented_shape(backend: Backend) {
         "the impact as GET /impact gives it, less its leaf"
     );
 }
+
+/// SQLite's WAL is checkpointed beside the writer: a commit far below the writers' own
+/// checkpoint threshold still reaches the database file within moments.
+#[tokio::test]
+async fn sqlite_checkpoints_the_wal_in_the_background() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let threshold = app
+        .services
+        .database()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA wal_autocheckpoint",
+        ))
+        .await
+        .expect("read the pragma")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a number");
+    assert_eq!(
+        threshold, 16_384,
+        "a commit checkpoints only past 64 MiB of WAL"
+    );
+    let url = app.database_url();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .expect("a path")
+        .to_owned();
+    let file_size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+    let before = file_size();
+    let trips: Vec<Value> = (0..100)
+        .map(|i| trip_json(&format!("wal-{i:03}")))
+        .collect();
+    let (status, _) = app.post_json(TRIPS, &Value::Array(trips)).await;
+    assert_eq!(status, 201);
+    let mut grew = false;
+    for _ in 0..100 {
+        if file_size() > before {
+            grew = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        grew,
+        "the database file ({before} bytes) never received the committed pages"
+    );
+}
