@@ -199,7 +199,8 @@ pub async fn integrate(
             format!(
                 "SELECT l.ledger_seq, l.event_hash FROM esg_impact_ledger l \
                  WHERE l.ledger_seq > {floor} AND NOT EXISTS \
-                 (SELECT 1 FROM esg_log_leaves g WHERE g.ledger_seq = l.ledger_seq) \
+                 (SELECT 1 FROM esg_log_leaves g \
+                 WHERE g.ledger_seq = l.ledger_seq AND g.ledger_seq > {floor}) \
                  ORDER BY l.ledger_seq LIMIT {limit}"
             ),
         ))
