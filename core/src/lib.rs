@@ -2,6 +2,8 @@
 
 /// Bearer-token authentication against SHA-256 digests, and exact scopes.
 pub mod auth;
+/// Bulk writes through sqlx: PostgreSQL's binary `COPY`, SQLite's fixed-size multi-row `INSERT`s.
+pub(crate) mod bulk;
 /// Who calls a use case and for which request: the bounded correlation id and the caller.
 pub mod context;
 /// The write-transaction helper and the unique-violation classifier every store shares.

@@ -231,17 +231,28 @@ pub async fn prepare_all(
     while !rest.is_empty() {
         let tail = rest.split_off(chunk_len.min(rest.len()));
         let chunk = std::mem::replace(&mut rest, tail);
-        let context = Arc::clone(&context);
-        let signer = Arc::clone(&signer);
-        tasks.push(tokio::task::spawn_blocking(move || {
-            prepare_chunk(chunk, &context, &signer)
-        }));
+        tasks.push(prepare_on_one_core(
+            chunk,
+            Arc::clone(&context),
+            Arc::clone(&signer),
+        ));
     }
     let mut prepared = Vec::new();
     for task in tasks {
-        prepared.extend(task.await.map_err(|e| IngestError::Task(e.to_string()))?);
+        prepared.extend(task.await?);
     }
     Ok(prepared)
+}
+
+/// Prepares every trip, in input order, on one blocking thread: for a pipeline that keeps
+/// several batches in preparation at once (one per core) rather than splitting each.
+pub fn prepare_on_one_core(
+    trips: Vec<ValidatedTrip>,
+    context: Arc<ComputeContext>,
+    signer: Arc<Signer>,
+) -> impl Future<Output = Result<Vec<Prepared>, IngestError>> + Send + 'static {
+    let task = tokio::task::spawn_blocking(move || prepare_chunk(trips, &context, &signer));
+    async move { task.await.map_err(|e| IngestError::Task(e.to_string())) }
 }
 
 fn prepare_chunk(

@@ -13,7 +13,9 @@ mod totals;
 mod trip;
 mod verify;
 
-pub use compute::{ComputeContext, NewImpact, Prepared, Refusal, co2_avoided_kg, prepare_all};
+pub use compute::{
+    ComputeContext, NewImpact, Prepared, Refusal, co2_avoided_kg, prepare_all, prepare_on_one_core,
+};
 pub use error::{Conflict, ImpactError, IngestError};
 pub use fields::{FieldProblem, TRIP_FIELDS, TripRejected, parse_json_trip, parse_text_trip};
 pub use impact::{Impact, same_trip};

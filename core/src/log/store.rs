@@ -1,6 +1,8 @@
 //! The log's tables. Integration appends committed ledger rows as leaves, with the stored
 //! hashes they complete and a signed checkpoint of the grown tree, in one transaction; the
-//! reads give proofs and tiles exactly the stored hashes they need.
+//! reads give proofs and tiles exactly the stored hashes they need. The integration runs on the
+//! driver directly, so its rows go in as bulk writes (`crate::bulk`): about three rows per leaf
+//! (the leaf and two stored hashes), the integrator's whole cost beside ingest.
 //!
 //! **Taking every committed row once.** On SQLite writers are serial, so `ledger_seq` grows in
 //! commit order and the rows to take are those above the last leaf's. On PostgreSQL a
@@ -15,11 +17,13 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::Utc;
 use greenos_entity::{esg_log_checkpoints, esg_log_hashes, esg_log_leaves};
+use sea_orm::sqlx::{AssertSqlSafe, PgConnection, Postgres, Sqlite, Transaction};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
+use crate::bulk::{copy::copy_in, sqlite::insert_rows, sqlx_error};
 use crate::log::checkpoint::sign_checkpoint;
 use crate::log::error::LogError;
 use crate::log::tree::{Hash, HashesNeeded, Pass, StoredHashes, leaf_hash, root};
@@ -29,7 +33,7 @@ use crate::proof::Ed25519Keyring;
 /// one integrator at a time across replicas.
 const INTEGRATOR_LOCK_KEY: i64 = 0x6772_6565_6e6f_7302;
 
-/// Rows per `INSERT` (3 bound values per leaf): far below both backends' limits.
+/// Keys per `IN` list of a read: far below both backends' limits.
 const ROWS_PER_STATEMENT: usize = 2_000;
 
 /// Marks kept while the oldest running transaction does not move; older ones are dropped,
@@ -79,25 +83,23 @@ pub struct Horizon {
 impl Horizon {
     /// The bound below which nothing is left on PostgreSQL, and the mark this cycle may
     /// settle (every transaction older than it has ended).
-    async fn observe(&mut self, txn: &DatabaseTransaction) -> Result<Option<i64>, DbErr> {
+    async fn observe(&mut self, conn: &mut PgConnection) -> Result<Option<i64>, DbErr> {
         // The sequence first, then the snapshot: a transaction that drew a value up to `seq`
         // had its id before the snapshot was taken.
-        let seq = scalar(
-            txn,
+        let seq: i64 = sea_orm::sqlx::query_scalar(
             "SELECT COALESCE(pg_sequence_last_value(\
-             pg_get_serial_sequence('esg_impact_ledger', 'ledger_seq')::regclass), 0) AS v",
+             pg_get_serial_sequence('esg_impact_ledger', 'ledger_seq')::regclass), 0)",
         )
-        .await?;
-        let row = txn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, \
-                 pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax",
-            ))
-            .await?
-            .ok_or_else(|| DbErr::Custom("the snapshot query answered no row".to_owned()))?;
-        let oldest_running: i64 = row.try_get("", "xmin")?;
-        let next_xid: i64 = row.try_get("", "xmax")?;
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sqlx_error)?;
+        let (oldest_running, next_xid): (i64, i64) = sea_orm::sqlx::query_as(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
+             pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sqlx_error)?;
         let mut settling = None;
         while let Some(mark) = self.marks.front().copied() {
             if mark.next_xid > oldest_running {
@@ -134,17 +136,6 @@ impl Horizon {
     }
 }
 
-/// The value of the one `v` column `sql` answers.
-async fn scalar(conn: &impl ConnectionTrait, sql: &str) -> Result<i64, DbErr> {
-    conn.query_one_raw(Statement::from_string(
-        conn.get_database_backend(),
-        sql.to_owned(),
-    ))
-    .await?
-    .ok_or_else(|| DbErr::Custom(format!("no row for {sql}")))?
-    .try_get("", "v")
-}
-
 /// Appends up to `limit` committed ledger rows that are not leaves yet, in `ledger_seq`
 /// order, and signs the grown tree's checkpoint under `origin`; all in one transaction.
 pub async fn integrate(
@@ -154,88 +145,65 @@ pub async fn integrate(
     horizon: &mut Horizon,
     limit: u64,
 ) -> Result<Integration, LogError> {
-    let txn = crate::db::begin_write(db).await?;
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    if postgres {
-        let taken = txn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT pg_try_advisory_xact_lock({INTEGRATOR_LOCK_KEY}) AS taken"),
-            ))
-            .await?
-            .map(|row| row.try_get::<bool>("", "taken"))
-            .transpose()?
-            .unwrap_or(false);
-        if !taken {
-            txn.rollback().await?;
-            return Ok(Integration::Busy);
-        }
+    let mut txn = Integrating::begin(db).await?;
+    if !txn.lock().await? {
+        txn.rollback().await?;
+        return Ok(Integration::Busy);
     }
     let size = u64::try_from(
-        scalar(
-            &txn,
-            "SELECT COALESCE(MAX(leaf_index) + 1, 0) AS v FROM esg_log_leaves",
-        )
-        .await?,
+        txn.scalar("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM esg_log_leaves")
+            .await?,
     )
     .map_err(|_| LogError::Corrupt("a negative leaf index".to_owned()))?;
     if size < horizon.size {
         *horizon = Horizon::default();
     }
     horizon.size = size;
-    let (floor, settling) = if postgres {
-        (horizon.settled, horizon.observe(&txn).await?)
-    } else {
-        let last = scalar(
-            &txn,
-            "SELECT COALESCE(MAX(ledger_seq), 0) AS v FROM esg_log_leaves",
-        )
-        .await?;
-        (last, None)
+    let (floor, settling) = match &mut txn {
+        Integrating::Postgres(tx) => (horizon.settled, horizon.observe(tx).await?),
+        Integrating::Sqlite(_) => (
+            txn.scalar("SELECT COALESCE(MAX(ledger_seq), 0) FROM esg_log_leaves")
+                .await?,
+            None,
+        ),
     };
-    let rows = txn
-        .query_all_raw(Statement::from_string(
-            txn.get_database_backend(),
-            format!(
-                "SELECT l.ledger_seq, l.event_hash FROM esg_impact_ledger l \
-                 WHERE l.ledger_seq > {floor} AND NOT EXISTS \
-                 (SELECT 1 FROM esg_log_leaves g \
-                 WHERE g.ledger_seq = l.ledger_seq AND g.ledger_seq > {floor}) \
-                 ORDER BY l.ledger_seq LIMIT {limit}"
-            ),
+    // The leaves side is bounded by the floor too: without it PostgreSQL merges against the
+    // whole leaves index, a cost that grows with the log on every cycle.
+    let pending = txn
+        .pending(&format!(
+            "SELECT l.ledger_seq, l.event_hash FROM esg_impact_ledger l \
+             WHERE l.ledger_seq > {floor} AND NOT EXISTS \
+             (SELECT 1 FROM esg_log_leaves g \
+             WHERE g.ledger_seq = l.ledger_seq AND g.ledger_seq > {floor}) \
+             ORDER BY l.ledger_seq LIMIT {limit}"
         ))
         .await?;
-    let mut pending: Vec<(i64, String)> = Vec::with_capacity(rows.len());
-    for row in rows {
-        pending.push((
-            row.try_get("", "ledger_seq")?,
-            row.try_get("", "event_hash")?,
-        ));
-    }
     let truncated = pending.len() as u64 == limit;
     let has_checkpoint = size > 0
-        || esg_log_checkpoints::Entity::find()
-            .one(&txn)
+        || txn
+            .scalar("SELECT COUNT(*) FROM (SELECT 1 FROM esg_log_checkpoints LIMIT 1) AS c")
             .await?
-            .is_some();
+            > 0;
     if pending.is_empty() && has_checkpoint {
         txn.commit().await?;
         horizon.settle(settling, None);
         return Ok(Integration::Idle { size });
     }
-    let (new_size, added_hashes, new_root) = grow(&txn, size, &pending).await?;
+    let (new_size, added_hashes, new_root) = grow(&mut txn, size, &pending).await?;
     let note = sign_checkpoint(origin, new_size, new_root, ring)?;
     let now = Utc::now();
-    insert_chunked(&txn, leaves(size, &pending, now)?).await?;
-    insert_chunked(&txn, hash_rows(&added_hashes)?).await?;
-    esg_log_checkpoints::Entity::insert(esg_log_checkpoints::ActiveModel {
+    let checkpoint = esg_log_checkpoints::ActiveModel {
         tree_size: sea_orm::Set(to_i64(new_size)?),
         root_hash: sea_orm::Set(hex::encode(new_root.0)),
         note: sea_orm::Set(note),
         key_version: sea_orm::Set(ring.active_version().as_str().to_owned()),
         created_at: sea_orm::Set(now),
-    })
-    .exec(&txn)
+    };
+    txn.append(
+        leaves(size, &pending, now)?,
+        hash_rows(&added_hashes)?,
+        checkpoint,
+    )
     .await?;
     txn.commit().await?;
     horizon.size = new_size;
@@ -248,10 +216,131 @@ pub async fn integrate(
     })
 }
 
+/// The integrator's transaction, on the driver itself so that its rows go in as bulk writes
+/// (binary `COPY` on PostgreSQL, fixed-size multi-row `INSERT`s on SQLite, as the ledger's).
+/// The SQL it runs is the same on both backends.
+enum Integrating {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// Runs `$body` with `$tx` bound to whichever transaction `$txn` holds.
+macro_rules! on_either {
+    ($txn:expr, $tx:ident => $body:expr) => {
+        match $txn {
+            Integrating::Postgres($tx) => $body,
+            Integrating::Sqlite($tx) => $body,
+        }
+    };
+}
+
+impl Integrating {
+    /// Begins the transaction; on SQLite with the write lock at once (`IMMEDIATE`).
+    async fn begin(db: &DatabaseConnection) -> Result<Integrating, DbErr> {
+        Ok(match db.get_database_backend() {
+            DbBackend::Postgres => Integrating::Postgres(
+                db.get_postgres_connection_pool()
+                    .begin()
+                    .await
+                    .map_err(sqlx_error)?,
+            ),
+            _ => Integrating::Sqlite(
+                db.get_sqlite_connection_pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(sqlx_error)?,
+            ),
+        })
+    }
+
+    /// Takes the integrator's lock: PostgreSQL's advisory lock for this transaction, which
+    /// another integrator may hold; SQLite's write lock is already held.
+    async fn lock(&mut self) -> Result<bool, DbErr> {
+        match self {
+            Integrating::Postgres(tx) => {
+                sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                    .bind(INTEGRATOR_LOCK_KEY)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(sqlx_error)
+            }
+            Integrating::Sqlite(_) => Ok(true),
+        }
+    }
+
+    /// The one integer `sql` answers (SQL built here from integers only).
+    async fn scalar(&mut self, sql: &str) -> Result<i64, DbErr> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        on_either!(self, tx => sea_orm::sqlx::query_scalar(sql).fetch_one(&mut **tx).await)
+            .map_err(sqlx_error)
+    }
+
+    /// The `(ledger_seq, event_hash)` rows `sql` answers.
+    async fn pending(&mut self, sql: &str) -> Result<Vec<(i64, String)>, DbErr> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        on_either!(self, tx => sea_orm::sqlx::query_as(sql).fetch_all(&mut **tx).await)
+            .map_err(sqlx_error)
+    }
+
+    /// The stored hashes at `indexes` (the right edge of the tree: O(log n) of them).
+    async fn stored_hashes(&mut self, indexes: &[u64]) -> Result<StoredHashes, LogError> {
+        let mut hashes = StoredHashes::default();
+        for chunk in indexes.chunks(ROWS_PER_STATEMENT) {
+            let keys = chunk
+                .iter()
+                .map(|index| to_i64(*index).map(|key| key.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sql = format!(
+                "SELECT hash_index, hash FROM esg_log_hashes WHERE hash_index IN ({})",
+                keys.join(", ")
+            );
+            // Only integers go into the text.
+            let sql = AssertSqlSafe(sql);
+            let rows: Vec<(i64, Vec<u8>)> =
+                on_either!(self, tx => sea_orm::sqlx::query_as(sql).fetch_all(&mut **tx).await)
+                    .map_err(sqlx_error)?;
+            for (index, bytes) in rows {
+                hashes.insert(index.unsigned_abs(), stored_hash(index, &bytes)?);
+            }
+        }
+        Ok(hashes)
+    }
+
+    /// Writes the new leaves, the stored hashes they complete and the checkpoint.
+    async fn append(
+        &mut self,
+        leaves: Vec<esg_log_leaves::ActiveModel>,
+        hashes: Vec<esg_log_hashes::ActiveModel>,
+        checkpoint: esg_log_checkpoints::ActiveModel,
+    ) -> Result<(), DbErr> {
+        match self {
+            Integrating::Postgres(tx) => {
+                copy_in(tx, leaves).await?;
+                copy_in(tx, hashes).await?;
+                copy_in(tx, vec![checkpoint]).await?;
+            }
+            Integrating::Sqlite(tx) => {
+                insert_rows(tx, leaves).await?;
+                insert_rows(tx, hashes).await?;
+                insert_rows(tx, vec![checkpoint]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), DbErr> {
+        on_either!(self, tx => tx.commit().await).map_err(sqlx_error)
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        on_either!(self, tx => tx.rollback().await).map_err(sqlx_error)
+    }
+}
+
 /// Appends `pending`'s leaves to the tree of `size` leaves: answers the new size, the stored
 /// hashes to insert (by index) and the new root.
 async fn grow(
-    conn: &impl ConnectionTrait,
+    txn: &mut Integrating,
     size: u64,
     pending: &[(i64, String)],
 ) -> Result<(u64, Vec<(u64, Hash)>, Hash), LogError> {
@@ -267,7 +356,7 @@ async fn grow(
         .into_iter()
         .filter(|index| *index < first_new)
         .collect();
-    let mut hashes = stored_hashes(conn, &existing).await?;
+    let mut hashes = txn.stored_hashes(&existing).await?;
     let mut added = Vec::with_capacity(pending.len() * 2);
     for ((_, event_hash), n) in pending.iter().zip(size..) {
         added.extend(hashes.append(n, leaf_hash(event_hash))?);
@@ -307,18 +396,6 @@ fn hash_rows(added: &[(u64, Hash)]) -> Result<Vec<esg_log_hashes::ActiveModel>, 
         .collect()
 }
 
-async fn insert_chunked<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbErr>
-where
-    A: sea_orm::ActiveModelTrait,
-{
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-        A::Entity::insert_many(chunk).exec(txn).await?;
-    }
-    Ok(())
-}
-
 fn to_i64(value: u64) -> Result<i64, LogError> {
     i64::try_from(value).map_err(|_| LogError::Corrupt(format!("{value} does not fit a bigint")))
 }
@@ -339,13 +416,21 @@ pub async fn stored_hashes(
             .all(conn)
             .await?
         {
-            let hash: [u8; 32] = row.hash.as_slice().try_into().map_err(|_| {
-                LogError::Corrupt(format!("stored hash {} is not 32 bytes", row.hash_index))
-            })?;
-            hashes.insert(row.hash_index.unsigned_abs(), Hash(hash));
+            hashes.insert(
+                row.hash_index.unsigned_abs(),
+                stored_hash(row.hash_index, &row.hash)?,
+            );
         }
     }
     Ok(hashes)
+}
+
+/// The stored hash at `index`, as its row holds it; anything but 32 bytes is a corrupt log.
+fn stored_hash(index: i64, bytes: &[u8]) -> Result<Hash, LogError> {
+    let hash: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| LogError::Corrupt(format!("stored hash {index} is not 32 bytes")))?;
+    Ok(Hash(hash))
 }
 
 /// The latest checkpoint, if any was signed.

@@ -13,7 +13,7 @@ use crate::ledger::{
 };
 use crate::services::Services;
 
-/// Batches computed and signed ahead of the writes (besides the one being computed).
+/// Batches computed and signed ahead of the writes (besides those being computed).
 const COMPUTED_AHEAD: usize = 2;
 
 /// One bulk run: the ACTIVE methodology is read once, at its start.
@@ -67,20 +67,26 @@ impl BulkIngest {
         S: Stream<Item = (T, Vec<ValidatedTrip>)> + Send + 'static,
     {
         let writers = self.services.concurrent_writers();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let run = Arc::new(self);
         // The computing stage runs as its own task, up to COMPUTED_AHEAD batches ahead of the
-        // writes, so signing (every core) and writing overlap instead of taking turns.
+        // writes, so signing and writing overlap instead of taking turns. It prepares one batch
+        // per core at once, each on one thread: no core waits for another's half of a batch.
         let (computed, mut ready) = tokio::sync::mpsc::channel(COMPUTED_AHEAD);
         let computing = Arc::clone(&run);
         tokio::spawn(async move {
-            let mut batches = std::pin::pin!(batches);
-            while let Some((tag, trips)) = batches.next().await {
-                let prepared = ledger::prepare_all(
-                    trips,
-                    Arc::clone(&computing.context),
-                    Arc::clone(computing.services.signer()),
-                )
-                .await;
+            let prepared = batches
+                .map(move |(tag, trips)| {
+                    let prepared = ledger::prepare_on_one_core(
+                        trips,
+                        Arc::clone(&computing.context),
+                        Arc::clone(computing.services.signer()),
+                    );
+                    async move { (tag, prepared.await) }
+                })
+                .buffered(cores);
+            let mut prepared = std::pin::pin!(prepared);
+            while let Some((tag, prepared)) = prepared.next().await {
                 if computed.send((tag, prepared)).await.is_err() {
                     // The run was dropped: nothing more to compute.
                     return;

@@ -9,7 +9,6 @@
 //! with `ON CONFLICT DO NOTHING` (one global lock order, so no deadlock), and the trips another
 //! transaction committed first are classified again against its rows; SQLite has one writer.
 
-mod copy;
 mod plan;
 mod postgres;
 mod sqlite;
@@ -18,8 +17,7 @@ mod unnest;
 use greenos_entity::esg_impact_ledger::{self, Column, Entity};
 use greenos_entity::esg_outbox_events;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
-    Iterable, QueryFilter, QueryOrder, Value,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use crate::ledger::compute::{ComputeContext, Prepared, Refusal};
@@ -136,36 +134,7 @@ fn encode_error(err: impl std::fmt::Display) -> IngestError {
 
 /// A driver error, as the database error it is.
 fn sqlx_error(err: sea_orm::sqlx::Error) -> IngestError {
-    IngestError::Database(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
-        std::sync::Arc::new(err),
-    )))
-}
-
-/// The columns `row` sets, in the entity's order: every row of a batch sets the same ones.
-fn set_columns<A: ActiveModelTrait>(row: &A) -> Vec<<A::Entity as EntityTrait>::Column> {
-    <A::Entity as EntityTrait>::Column::iter()
-        .filter(|column| row.get(*column).is_set())
-        .collect()
-}
-
-/// `"a", "b", ...`: the column list of a bulk statement.
-fn quoted_names<C: IdenStatic>(columns: &[C]) -> String {
-    columns
-        .iter()
-        .map(|column| format!("\"{}\"", column.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The value `row` sets for `column` of `table`, moved out of the row (no copy of its text).
-fn take_value<A: ActiveModelTrait>(
-    row: &mut A,
-    column: <A::Entity as EntityTrait>::Column,
-    table: &str,
-) -> Result<Value, IngestError> {
-    row.take(column)
-        .into_value()
-        .ok_or_else(|| encode_error(format!("{table}.{} is not set", column.as_str())))
+    IngestError::Database(crate::bulk::sqlx_error(err))
 }
 
 /// The `esg_calculated.v1` outbox row of a new impact: its data is the impact exactly as

@@ -18,10 +18,10 @@ use greenos_entity::esg_impact_ledger;
 use sea_orm::sqlx::{PgConnection, Row};
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult, QueryResult};
 
+use crate::bulk::copy::copy_in;
 use crate::ledger::compute::{ComputeContext, NewImpact, Prepared};
 use crate::ledger::error::IngestError;
 use crate::ledger::impact::Impact;
-use crate::ledger::store::copy::{copy_in, is_unique_violation};
 use crate::ledger::store::plan::plan;
 use crate::ledger::store::unnest::insert_unnest;
 use crate::ledger::store::{
@@ -116,8 +116,8 @@ async fn attempt(
                     .iter()
                     .map(|(impact, _)| impact.event.trip_id.clone())
                     .collect(),
-                Err(err) if is_unique_violation(&err) => return Ok(None),
-                Err(err) => return Err(err),
+                Err(err) if crate::db::is_unique_violation(&err) => return Ok(None),
+                Err(err) => return Err(err.into()),
             },
             Write::Insert => insert_unnest(&mut tx, rows, ON_CONFLICT_RETURNING)
                 .await?

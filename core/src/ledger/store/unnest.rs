@@ -9,8 +9,9 @@ use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::{AssertSqlSafe, PgConnection};
 use sea_orm::{ActiveModelTrait, EntityName, Value};
 
+use crate::bulk::{quoted_names, set_columns, take_value};
 use crate::ledger::error::IngestError;
-use crate::ledger::store::{encode_error, quoted_names, set_columns, sqlx_error, take_value};
+use crate::ledger::store::{encode_error, sqlx_error};
 
 /// One column of the batch, typed for binding as a PostgreSQL array.
 enum ColumnArray {

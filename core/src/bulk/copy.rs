@@ -5,14 +5,13 @@
 //! trailer). The columns and values come from the same `ActiveModel`s as the other paths.
 //!
 //! `COPY` has no `ON CONFLICT`: a unique violation aborts the transaction, and the caller
-//! decides what to do about it (`postgres.rs` retries with the `ON CONFLICT` path).
+//! decides what to do about it (the ledger retries with its `ON CONFLICT` path).
 
 use sea_orm::sqlx::postgres::PgArgumentBuffer;
 use sea_orm::sqlx::{Encode, PgConnection, Postgres};
-use sea_orm::{ActiveModelTrait, EntityName, Value};
+use sea_orm::{ActiveModelTrait, DbErr, EntityName, Value};
 
-use crate::ledger::error::IngestError;
-use crate::ledger::store::{encode_error, quoted_names, set_columns, sqlx_error, take_value};
+use crate::bulk::{encode_error, quoted_names, set_columns, sqlx_error, take_value};
 
 /// The binary COPY signature, flags (no OIDs) and header extension length (none).
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -26,10 +25,10 @@ const SEND_AT: usize = 1 << 20;
 
 /// Copies `rows` into their table; every row must set the same columns. Answers the number of
 /// rows the server wrote.
-pub(super) async fn copy_in<A: ActiveModelTrait>(
+pub(crate) async fn copy_in<A: ActiveModelTrait>(
     conn: &mut PgConnection,
     rows: Vec<A>,
-) -> Result<u64, IngestError> {
+) -> Result<u64, DbErr> {
     let Some(first) = rows.first() else {
         return Ok(0);
     };
@@ -54,7 +53,7 @@ pub(super) async fn copy_in<A: ActiveModelTrait>(
         }
         buffer.extend_from_slice(&TRAILER);
         copy.send(buffer.as_slice()).await.map_err(sqlx_error)?;
-        Ok::<_, IngestError>(())
+        Ok::<_, DbErr>(())
     }
     .await;
     match sent {
@@ -68,7 +67,7 @@ pub(super) async fn copy_in<A: ActiveModelTrait>(
 }
 
 /// One field: its length (-1 for NULL), then its binary value.
-fn encode_field(buffer: &mut PgArgumentBuffer, value: Value) -> Result<(), IngestError> {
+fn encode_field(buffer: &mut PgArgumentBuffer, value: Value) -> Result<(), DbErr> {
     let at = buffer.len();
     buffer.extend_from_slice(&0i32.to_be_bytes());
     let start = buffer.len();
@@ -98,12 +97,7 @@ fn encode_field(buffer: &mut PgArgumentBuffer, value: Value) -> Result<(), Inges
 fn encode<'q, T: Encode<'q, Postgres>>(
     value: &T,
     buffer: &mut PgArgumentBuffer,
-) -> Result<bool, IngestError> {
+) -> Result<bool, DbErr> {
     let null = value.encode_by_ref(buffer).map_err(encode_error)?;
     Ok(null.is_null())
-}
-
-/// Whether `err` is a unique-index violation (another transaction wrote the same key first).
-pub(super) fn is_unique_violation(err: &IngestError) -> bool {
-    matches!(err, IngestError::Database(err) if crate::db::is_unique_violation(err))
 }
