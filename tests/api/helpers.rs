@@ -388,3 +388,30 @@ impl TestApp {
             .await
     }
 }
+
+/// Waits, 10 s at most, until `done` holds; answers whether it did.
+pub async fn eventually<F, Fut>(done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    within(std::time::Duration::from_secs(10), done).await
+}
+
+/// Waits, `limit` at most, until `done` holds (checked every 50 ms); answers whether it did.
+pub async fn within<F, Fut>(limit: std::time::Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if done().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

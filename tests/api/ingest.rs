@@ -489,14 +489,10 @@ async fn sqlite_checkpoints_the_wal_in_the_background() {
         .collect();
     let (status, _) = app.post_json(TRIPS, &Value::Array(trips)).await;
     assert_eq!(status, 201);
-    let mut grew = false;
-    for _ in 0..100 {
-        if file_size() > before {
-            grew = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let grew = crate::helpers::within(std::time::Duration::from_secs(5), || async {
+        file_size() > before
+    })
+    .await;
     assert!(
         grew,
         "the database file ({before} bytes) never received the committed pages"

@@ -23,7 +23,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::credentials::{TOKEN_EXPORT, TOKEN_INGEST, TOKEN_READ, secure};
-use crate::helpers::redis::{self as test_redis, eventually};
+use crate::helpers::eventually;
+use crate::helpers::redis as test_redis;
 use crate::helpers::{Backend, TestApp, tool, trip_json};
 
 /// A free port on 127.0.0.1.

@@ -27,21 +27,6 @@ pub fn client() -> redis::Client {
     redis::Client::open(REDIS_URL).expect("a Redis URL")
 }
 
-/// Waits, 10 s at most, until `done` holds; answers whether it did.
-pub async fn eventually<F, Fut>(mut done: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 /// A `redis-server` of the test's own, on a free port, that the test may stop and start again
 /// (it keeps nothing on disk, so a restart is an empty server). Killed when dropped.
 pub struct PrivateRedis {

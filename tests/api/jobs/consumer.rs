@@ -11,7 +11,8 @@ use redis::AsyncCommands;
 use redis::streams::{StreamPendingReply, StreamReadOptions, StreamReadReply};
 use serde_json::json;
 
-use crate::helpers::redis::{self as test_redis, eventually};
+use crate::helpers::eventually;
+use crate::helpers::redis as test_redis;
 use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 

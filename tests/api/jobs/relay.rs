@@ -13,7 +13,8 @@ use redis::AsyncCommands;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::redis::{self as test_redis, PrivateRedis, eventually};
+use crate::helpers::eventually;
+use crate::helpers::redis::{self as test_redis, PrivateRedis};
 use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 

@@ -11,7 +11,7 @@ use greenos_jobs::integrator::LogIntegrator;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
-use crate::helpers::redis::eventually;
+use crate::helpers::eventually;
 use crate::helpers::{Backend, TestApp, trip_json};
 use crate::on_both_backends;
 
