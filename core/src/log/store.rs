@@ -20,7 +20,7 @@ use greenos_entity::{esg_log_checkpoints, esg_log_hashes, esg_log_leaves};
 use sea_orm::sqlx::{AssertSqlSafe, PgConnection, Postgres, Sqlite, Transaction};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Statement,
+    QueryOrder,
 };
 
 use crate::bulk::{copy::copy_in, sqlite::insert_rows, sqlx_error};
@@ -34,7 +34,7 @@ use crate::proof::Ed25519Keyring;
 const INTEGRATOR_LOCK_KEY: i64 = 0x6772_6565_6e6f_7302;
 
 /// Keys per `IN` list of a read: far below both backends' limits.
-const KEYS_PER_QUERY: usize = 2_000;
+const ROWS_PER_STATEMENT: usize = 2_000;
 
 /// Marks kept while the oldest running transaction does not move; older ones are dropped,
 /// which only delays settling.
@@ -285,7 +285,16 @@ impl Integrating {
     /// The stored hashes at `indexes` (the right edge of the tree: O(log n) of them).
     async fn stored_hashes(&mut self, indexes: &[u64]) -> Result<StoredHashes, LogError> {
         let mut hashes = StoredHashes::default();
-        for sql in stored_hash_queries(indexes)? {
+        for chunk in indexes.chunks(ROWS_PER_STATEMENT) {
+            let keys = chunk
+                .iter()
+                .map(|index| to_i64(*index).map(|key| key.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sql = format!(
+                "SELECT hash_index, hash FROM esg_log_hashes WHERE hash_index IN ({})",
+                keys.join(", ")
+            );
+            // Only integers go into the text.
             let sql = AssertSqlSafe(sql);
             let rows: Vec<(i64, Vec<u8>)> =
                 on_either!(self, tx => sea_orm::sqlx::query_as(sql).fetch_all(&mut **tx).await)
@@ -397,34 +406,23 @@ pub async fn stored_hashes(
     indexes: &[u64],
 ) -> Result<StoredHashes, LogError> {
     let mut hashes = StoredHashes::default();
-    for sql in stored_hash_queries(indexes)? {
-        let statement = Statement::from_string(conn.get_database_backend(), sql);
-        for row in conn.query_all_raw(statement).await? {
-            let index: i64 = row.try_get("", "hash_index")?;
-            let bytes: Vec<u8> = row.try_get("", "hash")?;
-            hashes.insert(index.unsigned_abs(), stored_hash(index, &bytes)?);
+    for chunk in indexes.chunks(ROWS_PER_STATEMENT) {
+        let keys = chunk
+            .iter()
+            .map(|index| to_i64(*index))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in esg_log_hashes::Entity::find()
+            .filter(esg_log_hashes::Column::HashIndex.is_in(keys))
+            .all(conn)
+            .await?
+        {
+            hashes.insert(
+                row.hash_index.unsigned_abs(),
+                stored_hash(row.hash_index, &row.hash)?,
+            );
         }
     }
     Ok(hashes)
-}
-
-/// The queries that read the stored hashes at `indexes`, [`KEYS_PER_QUERY`] at a time: the
-/// integrator's (on the driver) and the proofs' and tiles' (through sea-orm) are the same.
-/// Only integers go into the text.
-fn stored_hash_queries(indexes: &[u64]) -> Result<Vec<String>, LogError> {
-    indexes
-        .chunks(KEYS_PER_QUERY)
-        .map(|chunk| {
-            let keys = chunk
-                .iter()
-                .map(|index| to_i64(*index).map(|key| key.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(format!(
-                "SELECT hash_index, hash FROM esg_log_hashes WHERE hash_index IN ({})",
-                keys.join(", ")
-            ))
-        })
-        .collect()
 }
 
 /// The stored hash at `index`, as its row holds it; anything but 32 bytes is a corrupt log.
@@ -461,7 +459,7 @@ pub async fn leaf_indexes(
     ledger_seqs: &[i64],
 ) -> Result<HashMap<i64, u64>, DbErr> {
     let mut found = HashMap::with_capacity(ledger_seqs.len());
-    for chunk in ledger_seqs.chunks(KEYS_PER_QUERY) {
+    for chunk in ledger_seqs.chunks(ROWS_PER_STATEMENT) {
         for row in esg_log_leaves::Entity::find()
             .filter(esg_log_leaves::Column::LedgerSeq.is_in(chunk.iter().copied()))
             .all(conn)
