@@ -253,7 +253,7 @@ pub async fn serve(
         Role::Api => None,
         Role::All | Role::Worker => Some(LogIntegrator::start(
             state.services.clone(),
-            state.config.transparency_log.integrate_every,
+            state.config.transparency_log.pacing,
         )),
     };
     let served = if role == Role::Worker {

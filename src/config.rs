@@ -162,7 +162,8 @@ pub struct IngestConfig {
     pub max_future_skew: Duration,
 }
 
-/// `GREENOS_LOG_ORIGIN` and `GREENOS_LOG_INTEGRATE_MS`: the transparency log.
+/// `GREENOS_LOG_ORIGIN`, `GREENOS_LOG_INTEGRATE_MS` and `GREENOS_LOG_MAX_DELAY_MS`: the
+/// transparency log.
 pub use greenos_core::log::LogSettings;
 
 /// The whole configuration.
@@ -195,8 +196,7 @@ pub struct Config {
     pub relay: RelaySettings,
     /// `GREENOS_TRIP_*`: the `trip_completed.v1` consumer of the worker role.
     pub consumer: ConsumerSettings,
-    /// `GREENOS_LOG_ORIGIN`, `GREENOS_LOG_INTEGRATE_MS`: the transparency log (integrated by
-    /// the worker role).
+    /// `GREENOS_LOG_*`: the transparency log (integrated by the worker role).
     pub transparency_log: LogSettings,
 }
 

@@ -123,6 +123,7 @@ pub struct Metrics {
     log_leaves_total: IntCounter,
     log_tree_size: IntGauge,
     log_integration_duration_seconds: Histogram,
+    log_integrator_yields_total: IntCounter,
     secret_status: IntGaugeVec,
     build_info: IntGaugeVec,
 }
@@ -338,6 +339,11 @@ impl Metrics {
                 "greenos_log_integration_duration_seconds",
                 "Duration of one transparency-log integration (append, hash, sign, commit), in seconds.",
                 LATENCY_BUCKETS,
+            )?,
+            log_integrator_yields_total: counter(
+                &r,
+                "greenos_log_integrator_yields_total",
+                "Integration periods the transparency-log integrator skipped because ledger appends kept the process busy.",
             )?,
             outbox_pending: gauge(
                 &r,
@@ -617,6 +623,16 @@ impl Metrics {
             .set(i64::try_from(size).unwrap_or(i64::MAX));
         self.log_integration_duration_seconds
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts one integration period skipped to let ingest run.
+    pub fn record_log_yield(&self) {
+        self.log_integrator_yields_total.inc();
+    }
+
+    /// How many integration periods were skipped to let ingest run so far.
+    pub fn log_yields(&self) -> u64 {
+        self.log_integrator_yields_total.get()
     }
 
     /// How many events have been published so far.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::Args;
 use greenos_core::log::Integration;
+use greenos_core::services::LogService;
 use greenos_jobs::integrator::LogIntegrator;
 use tokio::net::TcpListener;
 
@@ -152,17 +153,26 @@ async fn measure(vars: &Vars, args: &BenchLogArgs) -> anyhow::Result<String> {
             // Each run starts with the log caught up, so the integrator takes exactly what the
             // run ingests.
             log.integrate_all().await?;
-            let integrator = integrating
-                .then(|| LogIntegrator::start(state.services.clone(), Duration::from_millis(1000)));
+            let pacing = state.config.transparency_log.pacing;
+            let integrator =
+                integrating.then(|| LogIntegrator::start(state.services.clone(), pacing));
+            let yields = state.services.metrics().log_yields();
             let cpu = CpuSnapshot::take();
             let (elapsed, _) = post_all(&client, &url, bodies, 4).await?;
             let usage = CpuSnapshot::take().since(&cpu);
             let mut what = what.to_owned();
             if let Some(integrator) = integrator {
-                integrator.shutdown().await;
                 let ledger = size + 2 * args.ingest_trips as u64;
                 let behind = ledger.saturating_sub(log.checkpoint().await?.tree_size);
-                what.push_str(&format!(", {behind} rows not yet leaves at the end"));
+                let caught_up = caught_up(&log, ledger).await?;
+                integrator.shutdown().await;
+                let yields = state.services.metrics().log_yields() - yields;
+                what.push_str(&format!(
+                    " (max delay {} ms): {behind} rows not yet leaves at the end, all in {:.2} s \
+                     more, {yields} periods yielded",
+                    pacing.max_delay.as_millis(),
+                    caught_up.as_secs_f64()
+                ));
             }
             row(
                 &mut report,
@@ -177,6 +187,18 @@ async fn measure(vars: &Vars, args: &BenchLogArgs) -> anyhow::Result<String> {
     }
     state.services.database().clone().close().await.ok();
     Ok(report)
+}
+
+/// How long the running integrator takes to bring the tree to `ledger` leaves.
+async fn caught_up(log: &LogService<'_>, ledger: u64) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while log.checkpoint().await?.tree_size < ledger {
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("the integrator did not catch up within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(started.elapsed())
 }
 
 fn row(report: &mut String, what: &str, items: u64, elapsed: Duration, unit: &str, cpu: String) {

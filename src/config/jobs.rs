@@ -1,10 +1,11 @@
 //! The worker role's settings: `GREENOS_EXPORT_*` (scheduled exports), `GREENOS_OUTBOX_*` and
 //! `GREENOS_REDIS_STREAM_*` (the outbox relay), `GREENOS_TRIP_*` (the trip consumer),
-//! `GREENOS_LOG_ORIGIN` and `GREENOS_LOG_INTEGRATE_MS` (the transparency log's integrator).
+//! `GREENOS_LOG_ORIGIN`, `GREENOS_LOG_INTEGRATE_MS` and `GREENOS_LOG_MAX_DELAY_MS` (the
+//! transparency log's integrator).
 
 use std::time::Duration;
 
-use greenos_core::log::LogSettings;
+use greenos_core::log::{LogSettings, Pacing};
 use greenos_core::mrv::Period;
 use greenos_core::outbox::RetryPolicy;
 use greenos_core::proof::UtcMicros;
@@ -153,19 +154,26 @@ pub(super) fn consumer_settings(vars: &Vars) -> Result<ConsumerSettings, ConfigE
 }
 
 pub(super) fn log_settings(vars: &Vars) -> Result<LogSettings, ConfigError> {
-    let expected = "a whole number of milliseconds from 10 to 3600000";
-    let every: u64 = vars.parse("GREENOS_LOG_INTEGRATE_MS", expected)?;
-    if !(10..=3_600_000).contains(&every) {
-        return Err(ConfigError {
-            var: "GREENOS_LOG_INTEGRATE_MS",
-            expected: expected.to_owned(),
-            got: Some(every.to_string()),
-        });
-    }
+    let every = milliseconds(vars, "GREENOS_LOG_INTEGRATE_MS", 10)?;
+    let max_delay = milliseconds(vars, "GREENOS_LOG_MAX_DELAY_MS", 0)?;
     let origin = vars.string("GREENOS_LOG_ORIGIN");
-    LogSettings::new(&origin, Duration::from_millis(every)).map_err(|_| ConfigError {
+    LogSettings::new(&origin, Pacing { every, max_delay }).map_err(|_| ConfigError {
         var: "GREENOS_LOG_ORIGIN",
         expected: "a log name without spaces or '+', e.g. greenos.example.org/log".to_owned(),
         got: Some(origin),
     })
+}
+
+/// A whole number of milliseconds from `least` to one hour.
+fn milliseconds(vars: &Vars, var: &'static str, least: u64) -> Result<Duration, ConfigError> {
+    let expected = format!("a whole number of milliseconds from {least} to 3600000");
+    let ms: u64 = vars.parse(var, &expected)?;
+    if !(least..=3_600_000).contains(&ms) {
+        return Err(ConfigError {
+            var,
+            expected,
+            got: Some(ms.to_string()),
+        });
+    }
+    Ok(Duration::from_millis(ms))
 }

@@ -53,6 +53,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("GREENOS_EXPORT_CATCH_UP_FROM", None),
     ("GREENOS_LOG_ORIGIN", Some("greenos.local/log")),
     ("GREENOS_LOG_INTEGRATE_MS", Some("1000")),
+    ("GREENOS_LOG_MAX_DELAY_MS", Some("10000")),
     ("GREENOS_GRAPHQL_MAX_DEPTH", Some("15")),
     ("GREENOS_GRAPHQL_MAX_COMPLEXITY", Some("50000")),
     ("GREENOS_GRAPHQL_MAX_QUERY_BYTES", Some("65536")),

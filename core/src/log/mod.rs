@@ -34,19 +34,30 @@ pub const LEAVES_PER_INTEGRATION: u64 = 8_192;
 pub struct LogSettings {
     /// `GREENOS_LOG_ORIGIN`: the log's name in its checkpoints and verifier key.
     pub origin: String,
+    /// `GREENOS_LOG_INTEGRATE_MS` and `GREENOS_LOG_MAX_DELAY_MS`: when the integrator runs.
+    pub pacing: Pacing,
+}
+
+/// When the integrator runs: every `every`, except while this process's ledger appends keep
+/// it busy, when it waits for them, but never more than `max_delay` (zero: it never waits).
+/// Ingest keeps its speed during a burst; a leaf is at most `max_delay` late.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pacing {
     /// `GREENOS_LOG_INTEGRATE_MS`: how often the integrator takes new ledger rows.
-    pub integrate_every: Duration,
+    pub every: Duration,
+    /// `GREENOS_LOG_MAX_DELAY_MS`: how long it may yield to ingest before it integrates anyway.
+    pub max_delay: Duration,
 }
 
 impl LogSettings {
     /// Checks that `origin` is a valid note name (not empty, no spaces, no `+`).
-    pub fn new(origin: &str, integrate_every: Duration) -> Result<LogSettings, CheckpointError> {
+    pub fn new(origin: &str, pacing: Pacing) -> Result<LogSettings, CheckpointError> {
         if !signed_note::is_key_name_valid(origin) {
             return Err(CheckpointError::Origin(origin.to_owned()));
         }
         Ok(LogSettings {
             origin: origin.to_owned(),
-            integrate_every,
+            pacing,
         })
     }
 }

@@ -90,8 +90,15 @@ impl<'a> LogService<'a> {
         &self.services.settings().log
     }
 
+    /// One period, or while the integrator yields to ingest, the longest it may wait too.
     fn expected_wait_ms(&self) -> u64 {
-        u64::try_from(self.settings().integrate_every.as_millis()).unwrap_or(u64::MAX)
+        let pacing = self.settings().pacing;
+        let wait = if self.services.append_load().integrator_yielding() {
+            pacing.every + pacing.max_delay
+        } else {
+            pacing.every
+        };
+        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The log's identity: origin, verifier key and the signing key.

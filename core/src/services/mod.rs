@@ -9,6 +9,7 @@
 mod bulk;
 mod keys;
 mod ledger;
+mod load;
 mod log;
 mod methodology;
 mod mrv;
@@ -27,6 +28,7 @@ use crate::proof::Signer;
 pub use bulk::BulkIngest;
 pub use keys::{KeyService, PublicKeys};
 pub use ledger::{IngestReply, LedgerService};
+pub use load::AppendLoad;
 pub use log::{ConsistencyProof, InclusionProof, LogService, SignedCheckpoint, TileData};
 pub use methodology::MethodologyService;
 pub use mrv::{ArtifactDownload, ByteStream, MrvService, ScheduledExport};
@@ -60,6 +62,8 @@ struct Inner {
     /// moment the last commits, instead of polling SQLite's busy handler, which sleeps up to
     /// 100 ms between tries.
     appends: Arc<tokio::sync::Mutex<()>>,
+    /// How busy this process's appends keep it, which the log integrator yields to.
+    append_load: Arc<AppendLoad>,
 }
 
 /// Whether the database answers, and which backend it is.
@@ -87,6 +91,7 @@ impl Services {
             streams: None,
             log_horizon: Arc::default(),
             appends: Arc::default(),
+            append_load: Arc::default(),
         }))
     }
 
@@ -101,6 +106,7 @@ impl Services {
             streams: Some(probe),
             log_horizon: Arc::clone(&inner.log_horizon),
             appends: Arc::clone(&inner.appends),
+            append_load: Arc::clone(&inner.append_load),
         }))
     }
 
@@ -116,11 +122,20 @@ impl Services {
         context: &ComputeContext,
         policy: ConflictPolicy,
     ) -> Result<AppendOutcome, IngestError> {
-        let _turn = match self.0.db.get_database_backend() {
+        let started = std::time::Instant::now();
+        let turn = match self.0.db.get_database_backend() {
             DbBackend::Postgres => None,
             _ => Some(self.0.appends.lock().await),
         };
-        crate::ledger::append(&self.0.db, prepared, context, policy).await
+        let appended = crate::ledger::append(&self.0.db, prepared, context, policy).await;
+        drop(turn);
+        self.0.append_load.record(started.elapsed());
+        appended
+    }
+
+    /// How busy this process's ledger appends keep it (the log integrator yields to them).
+    pub fn append_load(&self) -> &AppendLoad {
+        &self.0.append_load
     }
 
     fn stream_probe(&self) -> Option<&Arc<dyn StreamProbe>> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use greenos::app::AppState;
 use greenos::config::Config;
-use greenos_core::log::{Hash, StoredHashes, check_consistency, leaf_hash, root};
+use greenos_core::log::{Hash, Pacing, StoredHashes, check_consistency, leaf_hash, root};
 use greenos_jobs::integrator::LogIntegrator;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
@@ -17,6 +17,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     two_integrators_take_every_row_once_while_four_clients_ingest,
+    the_integrator_yields_to_busy_appends_for_at_most_its_maximum_delay,
     only_the_worker_role_integrates,
 );
 
@@ -32,9 +33,13 @@ async fn two_integrators_take_every_row_once_while_four_clients_ingest(backend: 
     let replica = AppState::build(Config::from_vars(&app.vars).expect("config"))
         .await
         .expect("a second replica");
-    let every = Duration::from_millis(15);
-    let first = LogIntegrator::start(app.services.clone(), every);
-    let second = LogIntegrator::start(replica.services.clone(), every);
+    // A short maximum delay, so that integration and ingest interleave.
+    let pacing = Pacing {
+        every: Duration::from_millis(15),
+        max_delay: Duration::from_millis(60),
+    };
+    let first = LogIntegrator::start(app.services.clone(), pacing);
+    let second = LogIntegrator::start(replica.services.clone(), pacing);
 
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
@@ -141,6 +146,62 @@ async fn two_integrators_take_every_row_once_while_four_clients_ingest(backend: 
         )
         .unwrap_or_else(|err| panic!("checkpoint {from} is not a prefix: {err}"));
     }
+}
+
+async fn the_integrator_yields_to_busy_appends_for_at_most_its_maximum_delay(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let pacing = Pacing {
+        every: Duration::from_millis(50),
+        max_delay: Duration::from_millis(400),
+    };
+    let integrator = LogIntegrator::start(app.services.clone(), pacing);
+    let yields = || app.services.metrics().log_yields();
+    // Four clients post back to back for two and a half seconds: the appends are busy for
+    // far more than half of every period.
+    let until = std::time::Instant::now() + Duration::from_millis(2500);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let http = app.client.clone();
+            let url = app.url("/api/v2/esg/trips");
+            tokio::spawn(async move {
+                let mut batch = 0;
+                while std::time::Instant::now() < until {
+                    let trips: Vec<Value> = (0..TRIPS)
+                        .map(|i| trip_json(&format!("y{client}-b{batch}-{i}")))
+                        .collect();
+                    let response = http
+                        .post(&url)
+                        .json(&Value::Array(trips))
+                        .send()
+                        .await
+                        .expect("sent");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    batch += 1;
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let under_load = app.count_rows("esg_log_leaves").await;
+    assert!(yields() > 0, "the integrator never yielded to busy appends");
+    assert!(
+        under_load > 0,
+        "the integrator yielded for longer than its maximum delay"
+    );
+    let ingested = app.count_rows("esg_impact_ledger").await;
+    let caught_up = || async { app.count_rows("esg_log_leaves").await == ingested };
+    assert!(eventually(caught_up).await, "the log did not catch up");
+    // Quiet periods are never skipped (once the first decision after the catch-up, which may
+    // still count the load's last appends, has passed).
+    tokio::time::sleep(pacing.every * 4).await;
+    let quiet = yields();
+    tokio::time::sleep(pacing.every * 10).await;
+    assert_eq!(yields(), quiet, "the integrator yielded to no appends");
+    integrator.shutdown().await;
 }
 
 fn proof_json(proof: &[String]) -> Value {
