@@ -117,14 +117,14 @@ fn member(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{timestamp, write_impact};
     use crate::ledger::Impact;
     use crate::proof::{Decimal6, EventHashInput, Signatures, UtcMicros, to_canonical};
 
     /// A struct literal: a field added to `Impact` stops this test from compiling, so the
     /// hand-written form cannot silently drift from the wire type.
-    fn impact(correlation_id: Option<String>) -> Impact {
+    pub(crate) fn impact(correlation_id: Option<String>) -> Impact {
         Impact {
             event: EventHashInput {
                 trip_id: "trip-é\"1".to_owned(),

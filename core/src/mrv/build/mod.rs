@@ -1,12 +1,14 @@
-//! Building an export (SPEC §8): one read snapshot for the aggregates and the impacts, the
-//! payload streamed through SHA-256 into a spool file, the hash signed twice, then one short
-//! write transaction. Memory holds a few batches of impacts, whatever the window's size.
+//! Building an export (SPEC §8): one read of the window's rows, which spools the impacts'
+//! canonical bytes and sums up the rest of the payload at once; then the payload hashed, the
+//! hash signed twice, and one short write transaction. Memory holds a few batches of impacts,
+//! whatever the window's size.
 
 pub(crate) mod impact_json;
 pub(crate) mod payload;
 pub(crate) mod select;
 pub(crate) mod spool;
 pub(crate) mod store;
+pub(crate) mod summary;
 
 use std::time::Instant;
 
@@ -21,9 +23,9 @@ use crate::ledger::Impact;
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
-use crate::mrv::build::select::WindowSummary;
-use crate::mrv::build::spool::{Spool, write_payload};
+use crate::mrv::build::spool::{Impacts, seal, write_impacts};
 use crate::mrv::build::store::chunk_count;
+use crate::mrv::build::summary::WindowSummary;
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read;
@@ -62,12 +64,16 @@ pub async fn create_export(
         .ok_or(MrvError::NoActiveMethodology)?;
     methodology.check_complete()?;
     let generated_at = UtcMicros::now();
-    let summary = select::summarise(&snapshot, &window, log.tree_size).await?;
-    let summarised = started.elapsed();
-    let parts = payload_parts(window, generated_at, &methodology, summary, log);
-    let spool = stream_payload(&snapshot, &parts).await?;
+    let (impacts, summary) = stream_window(&snapshot, &window, log.tree_size).await?;
     snapshot.commit().await?;
     let streamed = started.elapsed();
+    let parts = payload_parts(window, generated_at, &methodology, summary, log);
+    let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
+    let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
+    let spool = tokio::task::spawn_blocking(move || seal(head, impacts, tail))
+        .await
+        .map_err(|e| MrvError::Task(e.to_string()))??;
+    let hashed = started.elapsed();
     let signatures = signer.sign(&spool.verification_hash);
     let totals = parts.aggregation.totals;
     let record = ExportRecord {
@@ -95,7 +101,7 @@ pub async fn create_export(
         correlation_id,
         created_at: UtcMicros::now(),
     };
-    store::insert(db, &record, spool.file).await?;
+    store::insert(db, &record, spool).await?;
     let stored = started.elapsed();
     metrics.record_export(
         record.period.as_str(),
@@ -110,9 +116,9 @@ pub async fn create_export(
         period_end = %record.period_end,
         impacts_count = record.impacts_count,
         payload_size_bytes = record.payload_size_bytes,
-        aggregates_ms = summarised.as_millis(),
-        stream_ms = (streamed - summarised).as_millis(),
-        store_ms = (stored - streamed).as_millis(),
+        stream_ms = streamed.as_millis(),
+        hash_ms = (hashed - streamed).as_millis(),
+        store_ms = (stored - hashed).as_millis(),
         "MRV export generated"
     );
     Ok(record)
@@ -158,18 +164,16 @@ fn payload_parts(
     }
 }
 
-/// Streams the kept rows to a writer thread that canonicalises, hashes and spools them; the
-/// database and the hashing work side by side.
-async fn stream_payload(
+/// Streams the window's rows to a writer thread that spools the kept impacts and sums up the
+/// window; the database and the writer work side by side.
+async fn stream_window(
     snapshot: &DatabaseTransaction,
-    parts: &PayloadParts,
-) -> Result<Spool, MrvError> {
-    let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
-    let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
-    let expected = parts.aggregation.totals;
+    window: &ExportWindow,
+    tree_size: u64,
+) -> Result<(Impacts, WindowSummary), MrvError> {
     let (tx, rx) = mpsc::channel::<Vec<(Impact, u64)>>(BATCHES_IN_FLIGHT);
-    let writer = tokio::task::spawn_blocking(move || write_payload(&head, &tail, rx, expected));
-    let mut rows = select::selected_rows(snapshot, &parts.window, parts.log.tree_size).await?;
+    let writer = tokio::task::spawn_blocking(move || write_impacts(rx));
+    let mut rows = select::window_rows(snapshot, window, tree_size).await?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut read_error = None;
     while let Some(row) = rows.next().await {

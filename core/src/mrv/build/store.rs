@@ -1,10 +1,10 @@
-//! Writing an export: one short transaction holds the export row, its payload chunks read back
-//! from the spool file, the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox
+//! Writing an export: one short transaction holds the export row, its payload chunks (the
+//! spool's head, impacts file and tail, cut in chunks), the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox
 //! row. On SQLite it begins `IMMEDIATE` (the write lock at once, so concurrent writers queue on
 //! the busy timeout); the unique `(period_start, period_end)` index decides races on both
 //! backends.
 
-use std::fs::File;
+use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
@@ -13,8 +13,9 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     Statement,
 };
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::mrv::build::spool::Spool;
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
 use crate::outbox::{AUDIT_GENERATED_V1, Envelope, insert_rows, pending_row};
@@ -31,12 +32,12 @@ pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
         .map_err(|_| MrvError::Storage(format!("a payload of {size_bytes} bytes is too large")))
 }
 
-/// Inserts `record`, the payload in `spool` (positioned at its start) as chunks, the audit row
-/// and the outbox row, in one transaction.
+/// Inserts `record`, the payload in `spool` as chunks, the audit row and the outbox row, in one
+/// transaction.
 pub(crate) async fn insert(
     db: &DatabaseConnection,
     record: &ExportRecord,
-    spool: File,
+    spool: Spool,
 ) -> Result<(), MrvError> {
     let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -46,7 +47,9 @@ pub(crate) async fn insert(
         .exec_without_returning(&txn)
         .await
         .map_err(|err| conflict_or(err, record))?;
-    let mut spool = tokio::fs::File::from_std(spool);
+    let mut spool = Cursor::new(spool.head)
+        .chain(tokio::fs::File::from_std(spool.impacts))
+        .chain(Cursor::new(spool.tail));
     let mut written: i32 = 0;
     let (mut reading, mut inserting) = (Duration::ZERO, Duration::ZERO);
     loop {
@@ -128,8 +131,8 @@ async fn prefer_lz4(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Reads up to [`CHUNK_BYTES`] (fewer only at the end of the file).
-async fn read_chunk(file: &mut tokio::fs::File) -> Result<Vec<u8>, MrvError> {
+/// Reads up to [`CHUNK_BYTES`] (fewer only at the end of the payload).
+async fn read_chunk<R: AsyncRead + Unpin>(file: &mut R) -> Result<Vec<u8>, MrvError> {
     let mut bytes = vec![0; CHUNK_BYTES];
     let mut filled = 0;
     while filled < CHUNK_BYTES {
