@@ -110,9 +110,13 @@ pub(super) async fn seed(
         db.execute_unprepared(&insert(impacts, "co2-v2", every))
             .await?;
     }
-    // The ledger at rest before the export starts: statistics fresh, the seeding's dirty pages
-    // written out, so that the export is not timed flushing them.
-    if postgres {
+    at_rest(db).await
+}
+
+/// Puts the ledger at rest before a timed run: statistics fresh, the dirty pages of what came
+/// before written out, so that the run is not timed flushing them.
+pub(crate) async fn at_rest(db: &DatabaseConnection) -> anyhow::Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared("ANALYZE esg_impact_ledger").await?;
         db.execute_unprepared("CHECKPOINT").await?;
     } else {

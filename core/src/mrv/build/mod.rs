@@ -1,7 +1,7 @@
-//! Building an export (SPEC §8): one read of the window's rows, which spools the impacts'
-//! canonical bytes and sums up the rest of the payload at once; then the payload hashed, the
-//! hash signed twice, and one short write transaction. Memory holds a few batches of impacts,
-//! whatever the window's size.
+//! Building an export (SPEC §8): one read of the window's rows, in `trip_id` ranges side by
+//! side (one per core), which spools the impacts' canonical bytes and sums up the rest of the
+//! payload at once; then the payload hashed, the hash signed twice, and one short write
+//! transaction. Memory holds a few batches of impacts per range, whatever the window's size.
 
 pub(crate) mod impact_json;
 pub(crate) mod payload;
@@ -23,9 +23,10 @@ use crate::ledger::Impact;
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
+use crate::mrv::build::select::TripRange;
 use crate::mrv::build::spool::{Impacts, seal, write_impacts};
 use crate::mrv::build::store::chunk_count;
-use crate::mrv::build::summary::WindowSummary;
+use crate::mrv::build::summary::{Summing, WindowSummary};
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read;
@@ -34,8 +35,10 @@ use crate::proof::{Decimal6, Signer, UtcMicros};
 
 /// Impacts handed to the writer thread at a time.
 const BATCH: usize = 512;
-/// Batches in flight between the database reader and the writer thread.
+/// Batches in flight between a range's database reader and its writer thread.
 const BATCHES_IN_FLIGHT: usize = 4;
+/// The most `trip_id` ranges read side by side.
+const MAX_READERS: usize = 4;
 
 /// Builds, signs and stores the export of `window`, binding it to the ACTIVE methodology.
 ///
@@ -58,16 +61,26 @@ pub async fn create_export(
         });
     }
     let started = Instant::now();
-    let snapshot = begin_snapshot(db).await?;
-    let methodology = methodology::active(&snapshot)
+    let methodology = methodology::active(db)
         .await?
         .ok_or(MrvError::NoActiveMethodology)?;
     methodology.check_complete()?;
     let generated_at = UtcMicros::now();
-    let (impacts, summary) = stream_window(&snapshot, &window, log.tree_size).await?;
-    snapshot.commit().await?;
+    let ranges = TripRange::split(db, &window, readers()).await?;
+    let reads: Vec<_> = ranges
+        .into_iter()
+        .map(|range| tokio::spawn(stream_range(db.clone(), window, log.tree_size, range)))
+        .collect();
+    let mut impacts = Vec::with_capacity(reads.len());
+    let mut summing = Summing::default();
+    for read in reads {
+        let (range_impacts, range_summing) =
+            read.await.map_err(|e| MrvError::Task(e.to_string()))??;
+        impacts.push(range_impacts);
+        summing.absorb(range_summing)?;
+    }
     let streamed = started.elapsed();
-    let parts = payload_parts(window, generated_at, &methodology, summary, log);
+    let parts = payload_parts(window, generated_at, &methodology, summing.finish(), log);
     let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
     let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
     let spool = tokio::task::spawn_blocking(move || seal(head, impacts, tail))
@@ -164,16 +177,29 @@ fn payload_parts(
     }
 }
 
-/// Streams the window's rows to a writer thread that spools the kept impacts and sums up the
-/// window; the database and the writer work side by side.
-async fn stream_window(
-    snapshot: &DatabaseTransaction,
-    window: &ExportWindow,
+/// How many `trip_id` ranges of the window are read side by side: one per core, at most
+/// [`MAX_READERS`].
+fn readers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS))
+}
+
+/// Streams the rows of one `trip_id` range of the window, in a read transaction of its own, to
+/// a writer thread that spools the kept impacts and sums them up; the database and the writer
+/// work side by side.
+///
+/// Every range reads the same rows as one snapshot would: the rows an export takes are the
+/// leaves below the tree size it bound to, committed before the build began, and neither the
+/// ledger nor the log's leaves can change (SPEC §3's triggers).
+async fn stream_range(
+    db: DatabaseConnection,
+    window: ExportWindow,
     tree_size: u64,
-) -> Result<(Impacts, WindowSummary), MrvError> {
+    range: TripRange,
+) -> Result<(Impacts, Summing), MrvError> {
+    let snapshot = begin_snapshot(&db).await?;
     let (tx, rx) = mpsc::channel::<Vec<(Impact, u64)>>(BATCHES_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || write_impacts(rx));
-    let mut rows = select::window_rows(snapshot, window, tree_size).await?;
+    let mut rows = select::window_rows(&snapshot, &window, tree_size, &range).await?;
     let mut batch = Vec::with_capacity(BATCH);
     let mut read_error = None;
     while let Some(row) = rows.next().await {
@@ -201,6 +227,9 @@ async fn stream_window(
     let written = writer.await.map_err(|e| MrvError::Task(e.to_string()))?;
     match read_error {
         Some(err) => Err(err.into()),
-        None => written,
+        None => {
+            snapshot.commit().await?;
+            written
+        }
     }
 }
