@@ -1,7 +1,8 @@
-//! Building an export (SPEC §8): one read of the window's rows, in `trip_id` ranges side by
-//! side (one per core), which spools the impacts' canonical bytes and sums up the rest of the
-//! payload at once; then the payload hashed, the hash signed twice, and one short write
-//! transaction. Memory holds a few batches of impacts per range, whatever the window's size.
+//! Building an export (SPEC §8): one read of the window's rows, in time slices side by side
+//! (one per core) merged by one writer, which spools the impacts' canonical bytes and sums up
+//! the rest of the payload at once; then the payload hashed, the hash signed twice, and one
+//! short write transaction. Memory holds a few batches of impacts per slice, whatever the
+//! window's size.
 
 pub(crate) mod impact_json;
 pub(crate) mod payload;
@@ -23,10 +24,10 @@ use crate::ledger::Impact;
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
-use crate::mrv::build::select::TripRange;
-use crate::mrv::build::spool::{Impacts, seal, write_impacts};
+use crate::mrv::build::select::TimeSlice;
+use crate::mrv::build::spool::{seal, write_impacts};
 use crate::mrv::build::store::chunk_count;
-use crate::mrv::build::summary::{Summing, WindowSummary};
+use crate::mrv::build::summary::WindowSummary;
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read;
@@ -35,9 +36,9 @@ use crate::proof::{Decimal6, Signer, UtcMicros};
 
 /// Impacts handed to the writer thread at a time.
 const BATCH: usize = 512;
-/// Batches in flight between a range's database reader and its writer thread.
+/// Batches in flight between a slice's database reader and the writer thread.
 const BATCHES_IN_FLIGHT: usize = 4;
-/// The most `trip_id` ranges read side by side.
+/// The most time slices read side by side.
 const MAX_READERS: usize = 4;
 
 /// Builds, signs and stores the export of `window`, binding it to the ACTIVE methodology.
@@ -66,21 +67,32 @@ pub async fn create_export(
         .ok_or(MrvError::NoActiveMethodology)?;
     methodology.check_complete()?;
     let generated_at = UtcMicros::now();
-    let ranges = TripRange::split(db, &window, readers()).await?;
-    let reads: Vec<_> = ranges
+    let slices = TimeSlice::split(db, &window, readers()).await?;
+    let mut channels = Vec::with_capacity(slices.len());
+    let reads: Vec<_> = slices
         .into_iter()
-        .map(|range| tokio::spawn(stream_range(db.clone(), window, log.tree_size, range)))
+        .map(|slice| {
+            let (tx, rx) = mpsc::channel::<Vec<(Impact, u64)>>(BATCHES_IN_FLIGHT);
+            channels.push(rx);
+            tokio::spawn(read_slice(db.clone(), slice, log.tree_size, tx))
+        })
         .collect();
-    let mut impacts = Vec::with_capacity(reads.len());
-    let mut summing = Summing::default();
+    let writer = tokio::task::spawn_blocking(move || write_impacts(channels));
+    let mut read_error = None;
     for read in reads {
-        let (range_impacts, range_summing) =
-            read.await.map_err(|e| MrvError::Task(e.to_string()))??;
-        impacts.push(range_impacts);
-        summing.absorb(range_summing)?;
+        let read = read.await.map_err(|e| MrvError::Task(e.to_string()));
+        if let Err(err) = read.and_then(|read| read) {
+            read_error.get_or_insert(err);
+        }
     }
+    let written = writer.await.map_err(|e| MrvError::Task(e.to_string()))?;
+    // A reader that failed ended its slice early: its error is the one to report.
+    let (impacts, summary) = match read_error {
+        Some(err) => return Err(err),
+        None => written?,
+    };
     let streamed = started.elapsed();
-    let parts = payload_parts(window, generated_at, &methodology, summing.finish(), log);
+    let parts = payload_parts(window, generated_at, &methodology, summary, log);
     let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
     let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
     let spool = tokio::task::spawn_blocking(move || seal(head, impacts, tail))
@@ -177,59 +189,41 @@ fn payload_parts(
     }
 }
 
-/// How many `trip_id` ranges of the window are read side by side: one per core, at most
+/// How many time slices of the window are read side by side: one per core, at most
 /// [`MAX_READERS`].
 fn readers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS))
 }
 
-/// Streams the rows of one `trip_id` range of the window, in a read transaction of its own, to
-/// a writer thread that spools the kept impacts and sums them up; the database and the writer
-/// work side by side.
+/// Streams the rows of one time slice of the window, in a read transaction of its own, to the
+/// writer thread in batches. A send error means the writer stopped; its result says why.
 ///
-/// Every range reads the same rows as one snapshot would: the rows an export takes are the
+/// Every slice reads the same rows as one snapshot would: the rows an export takes are the
 /// leaves below the tree size it bound to, committed before the build began, and neither the
 /// ledger nor the log's leaves can change (SPEC §3's triggers).
-async fn stream_range(
+async fn read_slice(
     db: DatabaseConnection,
-    window: ExportWindow,
+    slice: TimeSlice,
     tree_size: u64,
-    range: TripRange,
-) -> Result<(Impacts, Summing), MrvError> {
+    tx: mpsc::Sender<Vec<(Impact, u64)>>,
+) -> Result<(), MrvError> {
     let snapshot = begin_snapshot(&db).await?;
-    let (tx, rx) = mpsc::channel::<Vec<(Impact, u64)>>(BATCHES_IN_FLIGHT);
-    let writer = tokio::task::spawn_blocking(move || write_impacts(rx));
-    let mut rows = select::window_rows(&snapshot, &window, tree_size, &range).await?;
+    let mut rows = select::slice_rows(&snapshot, slice, tree_size).await?;
     let mut batch = Vec::with_capacity(BATCH);
-    let mut read_error = None;
     while let Some(row) = rows.next().await {
-        match row {
-            Ok((row, leaf_index)) => batch.push((Impact::from_row(row), leaf_index)),
-            Err(err) => {
-                read_error = Some(err);
-                break;
-            }
-        }
+        let (row, leaf_index) = row?;
+        batch.push((Impact::from_row(row), leaf_index));
         if batch.len() == BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.send(full).await.is_err() {
-                // The writer stopped; its error is the one to report.
-                break;
+                return Ok(());
             }
         }
     }
-    if read_error.is_none() && !batch.is_empty() {
-        // A send error means the writer stopped; its result below says why.
-        let _ = tx.send(batch).await;
+    if !batch.is_empty() && tx.send(batch).await.is_err() {
+        return Ok(());
     }
-    drop(tx);
     drop(rows);
-    let written = writer.await.map_err(|e| MrvError::Task(e.to_string()))?;
-    match read_error {
-        Some(err) => Err(err.into()),
-        None => {
-            snapshot.commit().await?;
-            written
-        }
-    }
+    snapshot.commit().await?;
+    Ok(())
 }

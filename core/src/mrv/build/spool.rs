@@ -1,147 +1,214 @@
-//! The payload writer of a build. One pass over each `trip_id` range of the window writes the
-//! kept impacts' canonical bytes to an anonymous temporary file and adds up the summary that
-//! the payload's head needs (SPEC §8's canonical key order puts `aggregation` before
-//! `impacts`); sealing then hashes head, the ranges' impacts and tail in order. Memory holds a
-//! few batches of impacts per range, never the payload.
+//! The payload writer of a build. One pass over the window's rows (read in time slices side
+//! by side, merged here into one order) writes the kept impacts' canonical bytes to an
+//! anonymous temporary file and adds up the summary that the payload's head needs (SPEC §8's
+//! canonical key order puts `aggregation` before `impacts`); sealing then hashes head, impacts
+//! and tail in order. Memory holds a few batches of impacts per slice, never the payload.
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::Receiver;
 
 use crate::ledger::Impact;
 use crate::mrv::build::impact_json::write_impact;
-use crate::mrv::build::summary::Summing;
+use crate::mrv::build::summary::{Summing, WindowSummary};
 use crate::mrv::error::MrvError;
 use crate::proof::Sha256Hex;
 
 /// Write buffer in front of the file, and read buffer when sealing.
 const BUFFER_BYTES: usize = 256 * 1024;
 
-/// The kept impacts of one `trip_id` range: their canonical bytes, comma-separated, in a
-/// temporary file, and the first and last `trip_id` written.
+/// The kept impacts' canonical bytes, comma-separated, in a temporary file.
 #[derive(Debug)]
 pub(crate) struct Impacts {
     file: File,
-    trips: Option<(String, String)>,
+    size_bytes: u64,
 }
 
-/// One piece of a payload, in order.
-#[derive(Debug)]
-pub(crate) enum Piece {
-    Bytes(Vec<u8>),
-    File(File),
-}
-
-/// A finished payload: its pieces (head, the ranges' impacts with commas between them, tail;
-/// each file positioned at its start), its hash and size.
+/// A finished payload: head, impacts (the file, positioned at its start) and tail, its hash
+/// and size.
 #[derive(Debug)]
 pub(crate) struct Spool {
-    /// The payload, piece by piece; the files are deleted by the OS when dropped.
-    pub pieces: Vec<Piece>,
+    /// Everything before the first impact.
+    pub head: Vec<u8>,
+    /// The impacts; the file is deleted by the OS when dropped.
+    pub impacts: File,
+    /// Everything after the last impact.
+    pub tail: Vec<u8>,
     /// `sha256_hex(payload)`: the export's `verification_hash`.
     pub verification_hash: Sha256Hex,
     /// The payload's length in bytes.
     pub size_bytes: u64,
 }
 
-/// Writes the kept impacts of the rows received on `rows` (every row of one range of the
-/// window, each with its leaf index in the log, in `trip_id` order and each trip's highest
-/// `ledger_seq` first) and sums them up. Rows out of that order mean the read was not what the
-/// build asked for, and the build stops rather than sign a wrong payload. Runs on a blocking
-/// thread.
-pub(crate) fn write_impacts(
-    mut rows: Receiver<Vec<(Impact, u64)>>,
-) -> Result<(Impacts, Summing), MrvError> {
-    let mut out = BufWriter::with_capacity(BUFFER_BYTES, tempfile::tempfile()?);
-    let mut summing = Summing::default();
-    let mut first: Option<String> = None;
-    let mut previous: Option<(String, i64)> = None;
-    let mut canonical = Vec::with_capacity(1024);
-    while let Some(batch) = rows.blocking_recv() {
-        for (impact, leaf_index) in batch {
-            let trip_id = &impact.event.trip_id;
-            if let Some((last, last_seq)) = &previous {
-                match last.as_bytes().cmp(trip_id.as_bytes()) {
-                    Ordering::Less => {}
-                    Ordering::Equal if impact.ledger_seq < *last_seq => {
-                        summing.duplicate(trip_id);
-                        continue;
-                    }
-                    _ => {
-                        return Err(MrvError::Storage(format!(
-                            "the window's rows are not in trip_id, then descending ledger_seq, \
-                             order at {trip_id:?}"
-                        )));
-                    }
-                }
-                out.write_all(b",")?;
-            }
-            canonical.clear();
-            write_impact(&mut canonical, &impact, Some(leaf_index))?;
-            out.write_all(&canonical)?;
-            summing.keep(&impact)?;
-            if first.is_none() {
-                first = Some(impact.event.trip_id.clone());
-            }
-            previous = Some((impact.event.trip_id, impact.ledger_seq));
-        }
-    }
-    let mut file = out.into_inner().map_err(|e| e.into_error())?;
-    file.flush()?;
-    let trips = first.zip(previous.map(|(last, _)| last));
-    Ok((Impacts { file, trips }, summing))
+/// Counts the bytes written through it.
+struct Counting {
+    file: File,
+    size_bytes: u64,
 }
 
-/// Lays out the payload, `head`, the ranges' impacts in order with a comma between two
-/// non-empty ones, then `tail`, and hashes it, reading each file back once. The ranges must
-/// follow each other in `trip_id` order. Runs on a blocking thread.
-pub(crate) fn seal(head: Vec<u8>, ranges: Vec<Impacts>, tail: Vec<u8>) -> Result<Spool, MrvError> {
-    let mut pieces = vec![Piece::Bytes(head)];
-    let mut last_trip: Option<String> = None;
-    for range in ranges {
-        let Some((first, last)) = range.trips else {
-            continue;
-        };
-        if let Some(previous) = &last_trip {
-            if previous.as_bytes() >= first.as_bytes() {
-                return Err(MrvError::Storage(format!(
-                    "the window's trip_id ranges overlap at {first:?}"
-                )));
-            }
-            pieces.push(Piece::Bytes(b",".to_vec()));
-        }
-        last_trip = Some(last);
-        pieces.push(Piece::File(range.file));
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        self.size_bytes += buf.len() as u64;
+        Ok(buf.len())
     }
-    pieces.push(Piece::Bytes(tail));
-    let mut hasher = Sha256::new();
-    let mut size_bytes = 0u64;
-    let mut buffer = vec![0; BUFFER_BYTES];
-    for piece in &mut pieces {
-        match piece {
-            Piece::Bytes(bytes) => {
-                hasher.update(&bytes);
-                size_bytes += bytes.len() as u64;
-            }
-            Piece::File(file) => {
-                file.seek(SeekFrom::Start(0))?;
-                loop {
-                    let n = file.read(&mut buffer)?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buffer[..n]);
-                    size_bytes += n as u64;
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes the kept impacts of the rows received on `slices` (every row of the window, each
+/// with its leaf index in the log; each slice in `trip_id` order and each trip's highest
+/// `ledger_seq` first, merged here into that order) and sums up the window. Rows out of that
+/// order mean the read was not what the build asked for, and the build stops rather than sign
+/// a wrong payload. Runs on a blocking thread.
+pub(crate) fn write_impacts(
+    slices: Vec<Receiver<Vec<(Impact, u64)>>>,
+) -> Result<(Impacts, WindowSummary), MrvError> {
+    let mut out = BufWriter::with_capacity(
+        BUFFER_BYTES,
+        Counting {
+            file: tempfile::tempfile()?,
+            size_bytes: 0,
+        },
+    );
+    let mut summing = Summing::default();
+    let mut previous: Option<(String, i64)> = None;
+    let mut canonical = Vec::with_capacity(1024);
+    let mut merged = Merge::new(slices);
+    while let Some((impact, leaf_index)) = merged.next() {
+        let trip_id = &impact.event.trip_id;
+        if let Some((last, last_seq)) = &previous {
+            match last.as_bytes().cmp(trip_id.as_bytes()) {
+                Ordering::Less => {}
+                Ordering::Equal if impact.ledger_seq < *last_seq => {
+                    summing.duplicate(trip_id);
+                    continue;
                 }
-                file.seek(SeekFrom::Start(0))?;
+                _ => {
+                    return Err(MrvError::Storage(format!(
+                        "the window's rows are not in trip_id, then descending ledger_seq, \
+                         order at {trip_id:?}"
+                    )));
+                }
             }
+            out.write_all(b",")?;
         }
+        canonical.clear();
+        write_impact(&mut canonical, &impact, Some(leaf_index))?;
+        out.write_all(&canonical)?;
+        summing.keep(&impact)?;
+        previous = Some((impact.event.trip_id, impact.ledger_seq));
     }
+    let Counting {
+        mut file,
+        size_bytes,
+    } = out.into_inner().map_err(|e| e.into_error())?;
+    file.flush()?;
+    Ok((Impacts { file, size_bytes }, summing.finish()))
+}
+
+/// Rows of several slices, each in `trip_id` order and each trip's highest `ledger_seq` first,
+/// merged into that order. Waits only for the slice whose next row comes next.
+struct Merge {
+    slices: Vec<Slice>,
+}
+
+/// One slice: its channel, the batch being read, and its next row.
+struct Slice {
+    rows: Receiver<Vec<(Impact, u64)>>,
+    batch: std::vec::IntoIter<(Impact, u64)>,
+    next: Option<(Impact, u64)>,
+}
+
+impl Slice {
+    /// Moves to the next row, receiving the next batch when this one is done.
+    fn advance(&mut self) {
+        self.next = loop {
+            if let Some(row) = self.batch.next() {
+                break Some(row);
+            }
+            match self.rows.blocking_recv() {
+                Some(batch) => self.batch = batch.into_iter(),
+                None => break None,
+            }
+        };
+    }
+}
+
+impl Merge {
+    fn new(channels: Vec<Receiver<Vec<(Impact, u64)>>>) -> Merge {
+        let slices = channels
+            .into_iter()
+            .map(|rows| {
+                let mut slice = Slice {
+                    rows,
+                    batch: Vec::new().into_iter(),
+                    next: None,
+                };
+                slice.advance();
+                slice
+            })
+            .collect();
+        Merge { slices }
+    }
+
+    fn next(&mut self) -> Option<(Impact, u64)> {
+        let first = self
+            .slices
+            .iter_mut()
+            .filter(|slice| slice.next.is_some())
+            .min_by(|a, b| match (&a.next, &b.next) {
+                (Some((a, _)), Some((b, _))) => a
+                    .event
+                    .trip_id
+                    .as_bytes()
+                    .cmp(b.event.trip_id.as_bytes())
+                    .then(b.ledger_seq.cmp(&a.ledger_seq)),
+                _ => Ordering::Equal,
+            })?;
+        let row = first.next.take();
+        first.advance();
+        row
+    }
+}
+
+/// Hashes `head`, the impacts and `tail` in order: the whole payload, read back from the file
+/// once. Runs on a blocking thread.
+pub(crate) fn seal(head: Vec<u8>, impacts: Impacts, tail: Vec<u8>) -> Result<Spool, MrvError> {
+    let Impacts {
+        mut file,
+        size_bytes,
+    } = impacts;
+    let mut hasher = Sha256::new();
+    hasher.update(&head);
+    file.seek(SeekFrom::Start(0))?;
+    let mut buffer = vec![0; BUFFER_BYTES];
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        read += n as u64;
+    }
+    if read != size_bytes {
+        return Err(MrvError::Storage(format!(
+            "the spooled impacts hold {read} bytes, {size_bytes} were written"
+        )));
+    }
+    hasher.update(&tail);
+    file.seek(SeekFrom::Start(0))?;
+    let size_bytes = head.len() as u64 + size_bytes + tail.len() as u64;
     Ok(Spool {
-        pieces,
+        head,
+        impacts: file,
+        tail,
         verification_hash: Sha256Hex::from_digest(hasher.finalize().into()),
         size_bytes,
     })
@@ -153,10 +220,10 @@ mod tests {
 
     use tokio::sync::mpsc;
 
-    use super::{Impacts, Piece, seal, write_impacts};
+    use super::{Impacts, seal, write_impacts};
     use crate::ledger::Impact;
     use crate::mrv::build::impact_json::tests::impact;
-    use crate::mrv::build::summary::Summing;
+    use crate::mrv::build::summary::WindowSummary;
     use crate::mrv::error::MrvError;
     use crate::proof::Decimal6;
 
@@ -169,42 +236,37 @@ mod tests {
         (impact, ledger_seq.unsigned_abs())
     }
 
-    fn written(rows: Vec<(Impact, u64)>) -> Result<(Impacts, Summing), MrvError> {
-        let (tx, rx) = mpsc::channel(1);
-        tx.try_send(rows).expect("queued");
-        drop(tx);
-        write_impacts(rx)
-    }
-
-    /// The payload's bytes, piece by piece.
-    fn bytes(pieces: Vec<Piece>) -> Vec<u8> {
-        let mut out = Vec::new();
-        for piece in pieces {
-            match piece {
-                Piece::Bytes(bytes) => out.extend(bytes),
-                Piece::File(mut file) => {
-                    file.read_to_end(&mut out).expect("read");
-                }
-            }
-        }
-        out
+    /// Each slice's rows in two batches, so that the merge crosses batches.
+    fn written(slices: Vec<Vec<(Impact, u64)>>) -> Result<(Impacts, WindowSummary), MrvError> {
+        let channels = slices
+            .into_iter()
+            .map(|mut rows| {
+                let (tx, rx) = mpsc::channel(2);
+                let rest = rows.split_off(rows.len() / 2);
+                tx.try_send(rows).expect("queued");
+                tx.try_send(rest).expect("queued");
+                rx
+            })
+            .collect();
+        write_impacts(channels)
     }
 
     #[test]
-    fn each_trip_keeps_its_first_row_and_counts_the_others_across_ranges() {
-        let (first, mut summing) = written(vec![
-            row("a", 7, "CI", "1.5"),
-            row("a", 3, "CI", "9"),
-            row("a", 2, "FR", "9"),
-            row("b", 5, "FR", "0.25"),
+    fn slices_merge_and_each_trip_keeps_its_highest_row() {
+        let (impacts, summary) = written(vec![
+            vec![
+                row("a", 7, "CI", "1.5"),
+                row("a", 2, "FR", "9"),
+                row("c", 1, "CI", "9"),
+            ],
+            Vec::new(),
+            vec![
+                row("a", 3, "CI", "9"),
+                row("b", 5, "FR", "0.25"),
+                row("c", 9, "CI", "2"),
+            ],
         ])
         .expect("written");
-        let (empty, nothing) = written(Vec::new()).expect("written");
-        let (second, later) =
-            written(vec![row("c", 9, "CI", "2"), row("c", 1, "CI", "9")]).expect("written");
-        summing.absorb(nothing).expect("absorbed");
-        summing.absorb(later).expect("absorbed");
-        let summary = summing.finish();
         let totals = summary.aggregation.totals;
         assert_eq!(totals.impacts_count, 3);
         assert_eq!(totals.total_co2_avoided_kg_micro, 3_750_000);
@@ -219,8 +281,11 @@ mod tests {
         assert_eq!(summary.model_versions, ["co2-v1"]);
         assert_eq!(summary.country_factors["CI"].len(), 1);
 
-        let spool = seal(b"[".to_vec(), vec![first, empty, second], b"]".to_vec()).expect("sealed");
-        let payload = bytes(spool.pieces);
+        let spool = seal(b"[".to_vec(), impacts, b"]".to_vec()).expect("sealed");
+        let mut payload = spool.head.clone();
+        let mut file = spool.impacts;
+        file.read_to_end(&mut payload).expect("read");
+        payload.extend_from_slice(&spool.tail);
         let parsed: serde_json::Value = serde_json::from_slice(&payload).expect("JSON");
         let seqs: Vec<i64> = parsed
             .as_array()
@@ -234,17 +299,13 @@ mod tests {
     }
 
     #[test]
-    fn rows_or_ranges_out_of_order_stop_the_build() {
-        for rows in [
+    fn a_slice_out_of_order_stops_the_build() {
+        for slice in [
             vec![row("b", 5, "CI", "1"), row("a", 7, "CI", "1")],
             vec![row("a", 5, "CI", "1"), row("a", 7, "CI", "1")],
         ] {
-            let err = written(rows).expect_err("out of order");
+            let err = written(vec![slice, vec![row("0", 1, "CI", "1")]]).expect_err("out of order");
             assert!(err.to_string().contains("order"), "{err}");
         }
-        let (later, _) = written(vec![row("b", 5, "CI", "1")]).expect("written");
-        let (earlier, _) = written(vec![row("a", 5, "CI", "1")]).expect("written");
-        let err = seal(Vec::new(), vec![later, earlier], Vec::new()).expect_err("overlap");
-        assert!(err.to_string().contains("overlap"), "{err}");
     }
 }

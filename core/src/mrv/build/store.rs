@@ -1,11 +1,10 @@
 //! Writing an export: one short transaction holds the export row, its payload chunks (the
-//! spool's pieces in order, cut in chunks), the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox
+//! spool's head, impacts file and tail, cut in chunks), the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox
 //! row. On SQLite it begins `IMMEDIATE` (the write lock at once, so concurrent writers queue on
 //! the busy timeout); the unique `(period_start, period_end)` index decides races on both
 //! backends.
 
 use std::io::Cursor;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
@@ -16,7 +15,7 @@ use sea_orm::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::mrv::build::spool::{Piece, Spool};
+use crate::mrv::build::spool::Spool;
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
 use crate::outbox::{AUDIT_GENERATED_V1, Envelope, insert_rows, pending_row};
@@ -48,13 +47,9 @@ pub(crate) async fn insert(
         .exec_without_returning(&txn)
         .await
         .map_err(|err| conflict_or(err, record))?;
-    let mut spool = spool.pieces.into_iter().fold(
-        Box::pin(tokio::io::empty()) as Pin<Box<dyn AsyncRead + Send>>,
-        |read, piece| match piece {
-            Piece::Bytes(bytes) => Box::pin(read.chain(Cursor::new(bytes))),
-            Piece::File(file) => Box::pin(read.chain(tokio::fs::File::from_std(file))),
-        },
-    );
+    let mut spool = Cursor::new(spool.head)
+        .chain(tokio::fs::File::from_std(spool.impacts))
+        .chain(Cursor::new(spool.tail));
     let mut written: i32 = 0;
     let (mut reading, mut inserting) = (Duration::ZERO, Duration::ZERO);
     loop {

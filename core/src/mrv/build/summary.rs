@@ -2,7 +2,6 @@
 //! the kept rows (overall and by country), the factors and model versions they used, and every
 //! trip the window holds more than once (SPEC §8). The rows arrive in `trip_id` code-point
 //! order, each trip's highest `ledger_seq` first: that row is kept, the others are duplicates.
-//! Each `trip_id` range of the window is summed on its own, then the ranges in order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -86,32 +85,6 @@ impl Summing {
             Some((last, frequency)) if last == trip_id => *frequency += 1,
             _ => self.duplicates.duplicates.push((trip_id.to_owned(), 2)),
         }
-    }
-
-    /// Adds the rows `later` counted, all of whose trips follow this one's in `trip_id` order.
-    pub(crate) fn absorb(&mut self, later: Summing) -> Result<(), MrvError> {
-        let overflow = || MrvError::Storage("window totals overflow 64-bit micro-units".to_owned());
-        self.aggregation
-            .totals
-            .add(later.aggregation.totals)
-            .ok_or_else(overflow)?;
-        for (country, totals) in later.aggregation.by_country {
-            self.aggregation
-                .by_country
-                .entry(country)
-                .or_default()
-                .add(totals)
-                .ok_or_else(overflow)?;
-        }
-        for (country, pairs) in later.factors {
-            self.factors.entry(country).or_default().extend(pairs);
-        }
-        self.model_versions.extend(later.model_versions);
-        self.duplicates.raw_impacts_count += later.duplicates.raw_impacts_count;
-        self.duplicates
-            .duplicates
-            .extend(later.duplicates.duplicates);
-        Ok(())
     }
 
     /// The summary of every row counted.
