@@ -13,6 +13,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_quarter_exports_its_window_with_exact_totals,
     duplicates_across_model_versions_are_removed_and_proven,
+    a_trip_recorded_early_and_late_in_the_window_is_kept_once,
     an_empty_window_exports_zero_impacts,
 );
 
@@ -172,6 +173,79 @@ async fn duplicates_across_model_versions_are_removed_and_proven(backend: Backen
     assert_eq!(export["raw_impacts_count"], 5);
     assert_eq!(export["duplicates_removed_count"], 2);
     assert_eq!(export["proof_hash"], proof["proof_hash"]);
+}
+
+/// The build reads the window in time slices side by side and merges them: a trip whose rows
+/// lie on both sides of a cut (the median timestamp, here 2026-02-01) is still one trip, kept
+/// from its latest row.
+async fn a_trip_recorded_early_and_late_in_the_window_is_kept_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    ingest(
+        &app,
+        &[
+            trip("s-a", "CI", "2026-01-05T08:00:00Z", 10.0),
+            trip("s-b", "KE", "2026-01-20T08:00:00Z", 20.0),
+            trip("s-c", "SN", "2026-02-01T08:00:00Z", 30.0),
+            trip("s-d", "CI", "2026-03-01T08:00:00Z", 40.0),
+            trip("s-e", "KE", "2026-03-20T08:00:00Z", 50.0),
+        ],
+    )
+    .await;
+    ingest_with_model(
+        &app,
+        "co2-v2",
+        &[
+            trip("s-a", "CI", "2026-03-25T08:00:00Z", 11.0),
+            trip("s-e", "KE", "2026-01-02T08:00:00Z", 51.0),
+        ],
+    )
+    .await;
+    let export = export_q1(&app).await;
+    let artifact = app
+        .export_artifact(export["export_id"].as_str().expect("id"))
+        .await;
+    let payload = &artifact["payload"];
+    assert_eq!(trip_ids(payload), ["s-a", "s-b", "s-c", "s-d", "s-e"]);
+    let kept: Vec<(&str, &str)> = payload["impacts"]
+        .as_array()
+        .expect("impacts")
+        .iter()
+        .map(|i| {
+            (
+                i["model_version"].as_str().expect("model_version"),
+                i["distance_km"].as_str().expect("distance_km"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("co2-v2", "11.000000"),
+            ("co2-v1", "20.000000"),
+            ("co2-v1", "30.000000"),
+            ("co2-v1", "40.000000"),
+            ("co2-v2", "51.000000"),
+        ],
+        "each trip's latest ledger_seq wins, wherever its rows lie in time"
+    );
+    let proof = &payload["non_double_counting_proof"];
+    assert_eq!(proof["raw_impacts_count"], 7);
+    assert_eq!(proof["selected_impacts_count"], 5);
+    assert_eq!(
+        proof["duplicate_trip_frequencies"],
+        json!({"s-a": 2, "s-e": 2})
+    );
+    assert_eq!(payload["aggregation"]["total_distance_km"], "152.000000");
+    assert_eq!(
+        payload["aggregation"]["by_country"]["CI"]["impacts_count"],
+        2
+    );
+    let (status, verified) = app
+        .verify_export(export["export_id"].as_str().expect("id"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
 }
 
 async fn an_empty_window_exports_zero_impacts(backend: Backend) {
