@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::bench::cpu::{CpuSnapshot, CpuUsage};
-use crate::bench::seed::{seed, template};
+use crate::bench::seed::{TripIds, seed, template};
 use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
 use crate::server::Background;
@@ -39,6 +39,9 @@ pub struct BenchExportArgs {
     /// the export).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=100))]
     pub duplicate_percent: u64,
+    /// How the seeded trip ids relate to the trips' timestamps.
+    #[arg(long, value_enum, default_value_t = TripIds::Timed)]
+    pub trip_ids: TripIds,
     /// `GET .../verify` requests timed on the export nearest 100 000 impacts.
     #[arg(long, default_value_t = 30)]
     pub verify_requests: usize,
@@ -99,6 +102,7 @@ async fn measure(
             quarter,
             impacts,
             args.duplicate_percent,
+            args.trip_ids,
         )
         .await?;
         eprintln!(

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::bench::cpu::CpuSnapshot;
-use crate::bench::seed::{seed, template};
+use crate::bench::seed::{TripIds, seed, template};
 use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
 use crate::server::Background;
@@ -61,7 +61,15 @@ async fn measure(vars: &Vars, args: &BenchGraphqlArgs) -> anyhow::Result<String>
     let state = AppState::build(Config::from_vars(vars)?).await?;
     let started = Instant::now();
     let template = template(&state).await?;
-    seed(state.services.database(), &template, 0, args.impacts, 1).await?;
+    seed(
+        state.services.database(),
+        &template,
+        0,
+        args.impacts,
+        1,
+        TripIds::Timed,
+    )
+    .await?;
     eprintln!(
         "seeded {} impacts in {:.1} s",
         args.impacts,

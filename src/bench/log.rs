@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 use crate::bench::cpu::CpuSnapshot;
 use crate::bench::measure::{percentile, post_all, trip_json};
-use crate::bench::seed::{at_rest, seed, template};
+use crate::bench::seed::{TripIds, at_rest, seed, template};
 use crate::bench::{BenchBackend, BenchScratch, cpus};
 use crate::config::{Config, Vars};
 use crate::server::Background;
@@ -67,7 +67,15 @@ async fn measure(vars: &Vars, args: &BenchLogArgs) -> anyhow::Result<String> {
 
     let template = template(&state).await?;
     eprintln!("seeding {} ledger rows…", args.leaves);
-    seed(state.services.database(), &template, 0, args.leaves, 0).await?;
+    seed(
+        state.services.database(),
+        &template,
+        0,
+        args.leaves,
+        0,
+        TripIds::Timed,
+    )
+    .await?;
     let cpu = CpuSnapshot::take();
     let mut integrated = 0u64;
     loop {

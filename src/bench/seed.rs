@@ -44,6 +44,20 @@ pub(super) async fn template(state: &AppState) -> anyhow::Result<Template> {
     })
 }
 
+/// An odd multiplier: `n * SCATTER mod 2^32` is a permutation of the trip numbers.
+const SCATTER: u64 = 2_654_435_761;
+
+/// How the seeded trip ids relate to the trips' timestamps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TripIds {
+    /// Numbered in time order (`q1-00000001` is the first trip of the quarter).
+    #[default]
+    Timed,
+    /// A permutation of those numbers (a multiplicative hash): id order unrelated to time, as
+    /// with random or platform-assigned ids.
+    Scattered,
+}
+
 /// Inserts `impacts` rows in quarter `quarter` of 2026, one per second from its first day, and
 /// the same trips again under `co2-v2` for `duplicate_percent` of them.
 pub(super) async fn seed(
@@ -52,6 +66,7 @@ pub(super) async fn seed(
     quarter: usize,
     impacts: u64,
     duplicate_percent: u64,
+    ids: TripIds,
 ) -> anyhow::Result<()> {
     let start = format!("2026-{:02}-01 00:00:00", 1 + 3 * quarter);
     let [
@@ -69,14 +84,24 @@ pub(super) async fn seed(
     let (series, trip_id, event_timestamp, now) = if postgres {
         (
             "generate_series(1::bigint, {count}::bigint) AS s(n)".to_owned(),
-            format!("'q{quarter}-' || lpad(n::text, 8, '0')"),
+            match ids {
+                TripIds::Timed => format!("'q{quarter}-' || lpad(n::text, 8, '0')"),
+                TripIds::Scattered => {
+                    format!("'q{quarter}-' || lpad(to_hex((n * {SCATTER}) % 4294967296), 8, '0')")
+                }
+            },
             format!("TIMESTAMPTZ '{start}+00' + make_interval(secs => n)"),
             "now()",
         )
     } else {
         (
             "seq".to_owned(),
-            format!("'q{quarter}-' || printf('%08d', n)"),
+            match ids {
+                TripIds::Timed => format!("'q{quarter}-' || printf('%08d', n)"),
+                TripIds::Scattered => {
+                    format!("'q{quarter}-' || printf('%08x', (n * {SCATTER}) % 4294967296)")
+                }
+            },
             format!("strftime('%Y-%m-%dT%H:%M:%S', '{start}', '+' || n || ' seconds') || '+00:00'"),
             "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
         )
