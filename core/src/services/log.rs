@@ -9,7 +9,7 @@ use serde::Serialize;
 use tlog_tiles::Tile;
 
 use crate::log::{self, Hash, Integration, LEAVES_PER_INTEGRATION, LogError, LogKey, TILE_HEIGHT};
-use crate::services::Services;
+use crate::services::{Services, Yielding};
 
 /// The transparency log's use cases.
 pub struct LogService<'a> {
@@ -126,6 +126,28 @@ impl<'a> LogService<'a> {
             tracing::debug!(size, added, "transparency log grew");
         }
         Ok(outcome)
+    }
+
+    /// The integrator's yielding state, starting from now, for at most `max_delay` in a row.
+    pub fn yielding(&self, max_delay: std::time::Duration) -> Yielding {
+        Yielding::new(max_delay, self.services.append_load().busy())
+    }
+
+    /// Whether the integrator lets this period pass to ingest ([`Yielding`]); a skipped period
+    /// is counted, and answers `GREENOS_LOG_NOT_INTEGRATED` with the longer wait meanwhile.
+    pub fn yields_to_ingest(&self, yielding: &mut Yielding) -> bool {
+        let load = self.services.append_load();
+        let yields = yielding.should_yield(std::time::Instant::now(), load.busy());
+        load.set_integrator_yielding(yields);
+        if yields {
+            self.services.metrics().record_log_yield();
+        }
+        yields
+    }
+
+    /// The integrator has stopped: it no longer yields.
+    pub fn integrator_stopped(&self) {
+        self.services.append_load().set_integrator_yielding(false);
     }
 
     /// Integrates until nothing is left: what an export does before it binds to the log.

@@ -28,7 +28,8 @@ use crate::proof::Signer;
 pub use bulk::BulkIngest;
 pub use keys::{KeyService, PublicKeys};
 pub use ledger::{IngestReply, LedgerService};
-pub use load::AppendLoad;
+use load::AppendLoad;
+pub use load::Yielding;
 pub use log::{ConsistencyProof, InclusionProof, LogService, SignedCheckpoint, TileData};
 pub use methodology::MethodologyService;
 pub use mrv::{ArtifactDownload, ByteStream, MrvService, ScheduledExport};
@@ -134,7 +135,7 @@ impl Services {
     }
 
     /// How busy this process's ledger appends keep it (the log integrator yields to them).
-    pub fn append_load(&self) -> &AppendLoad {
+    pub(crate) fn append_load(&self) -> &AppendLoad {
         &self.0.append_load
     }
 

@@ -37,6 +37,19 @@ pub(crate) struct TimeSlice {
 }
 
 impl TimeSlice {
+    /// The whole window.
+    fn whole(window: &ExportWindow) -> TimeSlice {
+        TimeSlice {
+            from: window.period_start.as_datetime(),
+            to: window.period_end.as_datetime(),
+        }
+    }
+
+    /// The bounds, bound as `$1` and `$2` (numbered parameters work on both backends).
+    fn values(&self) -> [Value; 2] {
+        [self.from.into(), self.to.into()]
+    }
+
     /// `parts` consecutive slices covering the window with about as many rows each, cut at the
     /// quantiles of the window's `event_timestamp`s (read on its index); fewer when rows share
     /// a timestamp across a cut.
@@ -54,17 +67,14 @@ impl TimeSlice {
             event_timestamp: DateTime<Utc>,
         }
         let backend = db.get_database_backend();
-        let (start, end) = (
-            window.period_start.as_datetime(),
-            window.period_end.as_datetime(),
-        );
+        let whole = TimeSlice::whole(window);
         let mut cuts = Vec::new();
         if parts > 1 {
             let rows = Count::find_by_statement(Statement::from_sql_and_values(
                 backend,
                 "SELECT COUNT(*) AS rows FROM esg_impact_ledger \
                  WHERE event_timestamp >= $1 AND event_timestamp < $2",
-                window_values(window),
+                whole.values(),
             ))
             .one(db)
             .await?
@@ -79,22 +89,22 @@ impl TimeSlice {
                          WHERE event_timestamp >= $1 AND event_timestamp < $2 \
                          ORDER BY event_timestamp LIMIT 1 OFFSET {offset}"
                     ),
-                    window_values(window),
+                    whole.values(),
                 ))
                 .one(db)
                 .await?;
                 cuts.extend(cut.map(|cut| cut.event_timestamp));
             }
         }
-        cuts.retain(|cut| *cut > start && *cut < end);
+        cuts.retain(|cut| *cut > whole.from && *cut < whole.to);
         cuts.dedup();
         let mut slices = Vec::with_capacity(cuts.len() + 1);
-        let mut from = start;
+        let mut from = whole.from;
         for cut in cuts {
             slices.push(TimeSlice { from, to: cut });
             from = cut;
         }
-        slices.push(TimeSlice { from, to: end });
+        slices.push(TimeSlice { from, to: whole.to });
         Ok(slices)
     }
 }
@@ -122,9 +132,12 @@ where
         "SELECT l.*, g.leaf_index AS log_leaf_index {} ORDER BY l.trip_id{collate}, l.ledger_seq DESC",
         in_window(tree_size)
     );
-    let values: [Value; 2] = [slice.from.into(), slice.to.into()];
     let rows = db
-        .stream_raw(Statement::from_sql_and_values(backend, &sql, values))
+        .stream_raw(Statement::from_sql_and_values(
+            backend,
+            &sql,
+            slice.values(),
+        ))
         .await?;
     Ok(Box::pin(rows.map(|row| {
         row.and_then(|row| {
@@ -135,12 +148,4 @@ where
             ))
         })
     })))
-}
-
-/// The window bounds, bound as `$1` and `$2` (numbered parameters work on both backends).
-fn window_values(window: &ExportWindow) -> [Value; 2] {
-    [
-        window.period_start.as_datetime().into(),
-        window.period_end.as_datetime().into(),
-    ]
 }

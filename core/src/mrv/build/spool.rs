@@ -77,24 +77,22 @@ pub(crate) fn write_impacts(
         },
     );
     let mut summing = Summing::default();
-    let mut previous: Option<(String, i64)> = None;
+    // The last kept row.
+    let mut previous: Option<Impact> = None;
     let mut canonical = Vec::with_capacity(1024);
     let mut merged = Merge::new(slices);
     while let Some((impact, leaf_index)) = merged.next() {
         let trip_id = &impact.event.trip_id;
-        if let Some((last, last_seq)) = &previous {
-            match last.as_bytes().cmp(trip_id.as_bytes()) {
-                Ordering::Less => {}
-                Ordering::Equal if impact.ledger_seq < *last_seq => {
-                    summing.duplicate(trip_id);
-                    continue;
-                }
-                _ => {
-                    return Err(MrvError::Storage(format!(
-                        "the window's rows are not in trip_id, then descending ledger_seq, \
-                         order at {trip_id:?}"
-                    )));
-                }
+        if let Some(last) = &previous {
+            if window_order(last, &impact) != Ordering::Less {
+                return Err(MrvError::Storage(format!(
+                    "the window's rows are not in trip_id, then descending ledger_seq, \
+                     order at {trip_id:?}"
+                )));
+            }
+            if last.event.trip_id == *trip_id {
+                summing.duplicate(trip_id);
+                continue;
             }
             out.write_all(b",")?;
         }
@@ -102,7 +100,7 @@ pub(crate) fn write_impacts(
         write_impact(&mut canonical, &impact, Some(leaf_index))?;
         out.write_all(&canonical)?;
         summing.keep(&impact)?;
-        previous = Some((impact.event.trip_id, impact.ledger_seq));
+        previous = Some(impact);
     }
     let Counting {
         mut file,
@@ -110,6 +108,16 @@ pub(crate) fn write_impacts(
     } = out.into_inner().map_err(|e| e.into_error())?;
     file.flush()?;
     Ok((Impacts { file, size_bytes }, summing.finish()))
+}
+
+/// The order the window's rows are read and written in: `trip_id` code points, then each
+/// trip's highest `ledger_seq` first.
+fn window_order(a: &Impact, b: &Impact) -> Ordering {
+    a.event
+        .trip_id
+        .as_bytes()
+        .cmp(b.event.trip_id.as_bytes())
+        .then(b.ledger_seq.cmp(&a.ledger_seq))
 }
 
 /// Rows of several slices, each in `trip_id` order and each trip's highest `ledger_seq` first,
@@ -163,12 +171,8 @@ impl Merge {
             .iter_mut()
             .filter(|slice| slice.next.is_some())
             .min_by(|a, b| match (&a.next, &b.next) {
-                (Some((a, _)), Some((b, _))) => a
-                    .event
-                    .trip_id
-                    .as_bytes()
-                    .cmp(b.event.trip_id.as_bytes())
-                    .then(b.ledger_seq.cmp(&a.ledger_seq)),
+                (Some((a, _)), Some((b, _))) => window_order(a, b),
+                // Filtered out above.
                 _ => Ordering::Equal,
             })?;
         let row = first.next.take();
