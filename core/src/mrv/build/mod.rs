@@ -13,18 +13,13 @@ pub(crate) mod summary;
 
 use std::time::Instant;
 
-use futures::StreamExt;
-use sea_orm::{
-    AccessMode, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel,
-    TransactionTrait,
-};
+use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
-use crate::ledger::Impact;
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
-use crate::mrv::build::select::TimeSlice;
+use crate::mrv::build::select::{Batch, TimeSlice};
 use crate::mrv::build::spool::{seal, write_impacts};
 use crate::mrv::build::store::chunk_count;
 use crate::mrv::build::summary::WindowSummary;
@@ -34,8 +29,6 @@ use crate::mrv::read;
 use crate::mrv::record::ExportRecord;
 use crate::proof::{Decimal6, Signer, UtcMicros};
 
-/// Impacts handed to the writer thread at a time.
-const BATCH: usize = 512;
 /// Batches in flight between a slice's database reader and the writer thread.
 const BATCHES_IN_FLIGHT: usize = 4;
 /// The most time slices read side by side.
@@ -72,9 +65,9 @@ pub async fn create_export(
     let reads: Vec<_> = slices
         .into_iter()
         .map(|slice| {
-            let (tx, rx) = mpsc::channel::<Vec<(Impact, u64)>>(BATCHES_IN_FLIGHT);
+            let (tx, rx) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
             channels.push(rx);
-            tokio::spawn(read_slice(db.clone(), slice, log.tree_size, tx))
+            tokio::spawn(select::read_slice(db.clone(), slice, log.tree_size, tx))
         })
         .collect();
     let writer = tokio::task::spawn_blocking(move || write_impacts(channels));
@@ -149,21 +142,6 @@ pub async fn create_export(
     Ok(record)
 }
 
-/// A read transaction that sees one snapshot: REPEATABLE READ on PostgreSQL; on SQLite (WAL),
-/// a transaction's reads all see the snapshot its first read took.
-async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, MrvError> {
-    let txn = if db.get_database_backend() == DbBackend::Postgres {
-        db.begin_with_config(
-            Some(IsolationLevel::RepeatableRead),
-            Some(AccessMode::ReadOnly),
-        )
-        .await?
-    } else {
-        db.begin().await?
-    };
-    Ok(txn)
-}
-
 fn payload_parts(
     window: ExportWindow,
     generated_at: UtcMicros,
@@ -193,37 +171,4 @@ fn payload_parts(
 /// [`MAX_READERS`].
 fn readers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS))
-}
-
-/// Streams the rows of one time slice of the window, in a read transaction of its own, to the
-/// writer thread in batches. A send error means the writer stopped; its result says why.
-///
-/// Every slice reads the same rows as one snapshot would: the rows an export takes are the
-/// leaves below the tree size it bound to, committed before the build began, and neither the
-/// ledger nor the log's leaves can change (SPEC §3's triggers).
-async fn read_slice(
-    db: DatabaseConnection,
-    slice: TimeSlice,
-    tree_size: u64,
-    tx: mpsc::Sender<Vec<(Impact, u64)>>,
-) -> Result<(), MrvError> {
-    let snapshot = begin_snapshot(&db).await?;
-    let mut rows = select::slice_rows(&snapshot, slice, tree_size).await?;
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Some(row) = rows.next().await {
-        let (row, leaf_index) = row?;
-        batch.push((Impact::from_row(row), leaf_index));
-        if batch.len() == BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            if tx.send(full).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-    if !batch.is_empty() && tx.send(batch).await.is_err() {
-        return Ok(());
-    }
-    drop(rows);
-    snapshot.commit().await?;
-    Ok(())
 }

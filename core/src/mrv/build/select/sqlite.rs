@@ -1,0 +1,95 @@
+//! A slice read from SQLite with rusqlite, on the blocking thread that decodes it: one
+//! statement stepped where its rows are decoded, columns read by index, on a read-only
+//! connection of its own to the database file. In WAL mode it never waits for a writer, and
+//! one statement reads one snapshot. (sqlx-sqlite would hand each row over from its
+//! connection's worker thread, copying every column under a mutex and waking the reader per
+//! row, which cost more than SQLite's own work: `docs/PERFORMANCE.md`.)
+//!
+//! rusqlite links the SQLite that sqlx-sqlite links (one `libsqlite3-sys`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, Row};
+use sea_orm::DbBackend;
+use tokio::sync::mpsc;
+
+use crate::mrv::build::select::{Batch, Batching, Columns, TimeSlice, decode, slice_sql};
+use crate::mrv::error::MrvError;
+
+/// How long the connection waits when the database is momentarily locked (a WAL reset).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// See [`super::read_slice`].
+pub(super) fn read_slice(
+    path: &Path,
+    slice: TimeSlice,
+    tree_size: u64,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<(), MrvError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(error)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(error)?;
+    let mut statement = connection
+        .prepare(&slice_sql(DbBackend::Sqlite, tree_size))
+        .map_err(error)?;
+    let mut rows = statement
+        .query([as_stored(slice.from), as_stored(slice.to)])
+        .map_err(error)?;
+    let mut batching = Batching::new();
+    while let Some(row) = rows.next().map_err(error)? {
+        if let Some(full) = batching.push(decode(row)?)
+            && tx.blocking_send(full).is_err()
+        {
+            return Ok(());
+        }
+    }
+    if let Some(rest) = batching.rest() {
+        // A closed channel means the writer stopped; its result says why.
+        let _stopped = tx.blocking_send(rest);
+    }
+    Ok(())
+}
+
+/// A time as the ledger's rows hold it: the text sqlx-sqlite writes for a `DateTime<Utc>`
+/// (its `Encode<Sqlite>`), so that the window's text comparisons agree with the writes'.
+fn as_stored(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+fn error(err: rusqlite::Error) -> MrvError {
+    MrvError::Storage(format!("SQLite read of the export window failed: {err}"))
+}
+
+impl Columns for Row<'_> {
+    fn int(&self, index: usize) -> Result<i64, MrvError> {
+        self.get(index).map_err(error)
+    }
+
+    fn text(&self, index: usize) -> Result<String, MrvError> {
+        self.get(index).map_err(error)
+    }
+
+    fn optional_text(&self, index: usize) -> Result<Option<String>, MrvError> {
+        self.get(index).map_err(error)
+    }
+
+    fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError> {
+        let text = match self.get_ref(index).map_err(error)? {
+            ValueRef::Text(text) => std::str::from_utf8(text).ok(),
+            _ => None,
+        };
+        text.and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|time| time.with_timezone(&Utc))
+            .ok_or_else(|| {
+                MrvError::Storage(format!(
+                    "column {index} of the ledger is not an RFC 3339 time"
+                ))
+            })
+    }
+}
