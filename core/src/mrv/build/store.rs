@@ -1,20 +1,23 @@
 //! Writing an export: one short transaction holds the export row, its payload chunks (the
-//! spool's head, impacts file and tail, cut in chunks), the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox
-//! row. On SQLite it begins `IMMEDIATE` (the write lock at once, so concurrent writers queue on
-//! the busy timeout); the unique `(period_start, period_end)` index decides races on both
-//! backends.
+//! spool's head, impacts file and tail, cut in chunks), the `EXPORT_GENERATED` audit row and
+//! the `audit_generated.v1` outbox row. On SQLite it begins `IMMEDIATE` (the write lock at once,
+//! so concurrent writers queue on the busy timeout), on a connection whose commit leaves the
+//! WAL's checkpoint to the background task; the unique `(period_start, period_end)` index
+//! decides races on both backends.
 
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sqlx::sqlite::SqlitePoolOptions;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    Statement,
+    SqlxSqliteConnector, Statement,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::bulk::sqlx_error;
 use crate::mrv::build::spool::Spool;
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
@@ -34,7 +37,38 @@ pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
 
 /// Inserts `record`, the payload in `spool` as chunks, the audit row and the outbox row, in one
 /// transaction.
+///
+/// On SQLite the transaction runs on a connection of its own whose commit does not checkpoint.
+/// An export appends its whole payload to the WAL (hundreds of MiB for a large window), and a
+/// pooled connection would then copy all of it into the database file before `COMMIT`
+/// returned (the WAL is past the writers' bound, `wal_autocheckpoint`); the background
+/// checkpoint task that already runs beside every writer (`src/db.rs`) copies it instead. The
+/// WAL is no larger for it: it is reset once that checkpoint is complete, as before.
 pub(crate) async fn insert(
+    db: &DatabaseConnection,
+    record: &ExportRecord,
+    spool: Spool,
+) -> Result<(), MrvError> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return write(db, record, spool).await;
+    }
+    let options = (*db.get_sqlite_connection_pool().connect_options())
+        .clone()
+        .pragma("wal_autocheckpoint", "0");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|err| MrvError::Database(sqlx_error(err)))?;
+    let own = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+    let written = write(&own, record, spool).await;
+    let closed = own.close().await;
+    written?;
+    Ok(closed?)
+}
+
+/// The transaction of [`insert`], on `db`.
+async fn write(
     db: &DatabaseConnection,
     record: &ExportRecord,
     spool: Spool,
