@@ -209,13 +209,19 @@ impl Config {
     /// Loads the configuration from explicit variables.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let database_url = vars.string("GREENOS_DATABASE_URL");
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
+        // An in-memory SQLite database would lose the ledger with the process (and the export's
+        // reader opens the database file on a connection of its own).
+        let in_memory =
+            database_url.starts_with("sqlite::memory:") || database_url.contains("mode=memory");
+        if in_memory
+            || !(database_url.starts_with("sqlite:")
+                || database_url.starts_with("postgres://")
+                || database_url.starts_with("postgresql://"))
         {
             return Err(ConfigError {
                 var: "GREENOS_DATABASE_URL",
-                expected: "a sqlite://... or postgres://... URL".to_owned(),
+                expected: "a sqlite://... file or postgres://... URL (not an in-memory database)"
+                    .to_owned(),
                 // A database URL may carry a password: never echo it.
                 got: None,
             });
@@ -395,6 +401,22 @@ mod tests {
         let err = Config::from_vars(&Vars::from_pairs([("GREENOS_ENV", "prodution")]))
             .expect_err("must fail");
         assert_eq!(err.var, "GREENOS_ENV");
+    }
+
+    #[test]
+    fn an_in_memory_sqlite_database_is_refused() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://ledger.db?mode=memory&cache=shared",
+        ] {
+            let err = Config::from_vars(&Vars::from_pairs([("GREENOS_DATABASE_URL", url)]))
+                .expect_err("must fail");
+            assert_eq!(err.var, "GREENOS_DATABASE_URL");
+            assert!(
+                err.to_string().contains("not an in-memory database"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
