@@ -113,6 +113,13 @@ pub enum MrvError {
     Database(#[from] DbErr),
 }
 
+impl From<sea_orm::sqlx::Error> for MrvError {
+    /// A statement run through sqlx directly, classified as the same failure through sea-orm.
+    fn from(err: sea_orm::sqlx::Error) -> Self {
+        MrvError::Database(crate::bulk::sqlx_error(err))
+    }
+}
+
 impl From<LogError> for MrvError {
     fn from(err: LogError) -> Self {
         MrvError::Log(Box::new(err))

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::Receiver;
 
 use crate::ledger::Impact;
 use crate::mrv::build::impact_json::write_impact;
+use crate::mrv::build::select::Batch;
 use crate::mrv::build::summary::{Summing, WindowSummary};
 use crate::mrv::error::MrvError;
 use crate::proof::Sha256Hex;
@@ -67,7 +68,7 @@ impl Write for Counting {
 /// order mean the read was not what the build asked for, and the build stops rather than sign
 /// a wrong payload. Runs on a blocking thread.
 pub(crate) fn write_impacts(
-    slices: Vec<Receiver<Vec<(Impact, u64)>>>,
+    slices: Vec<Receiver<Batch>>,
 ) -> Result<(Impacts, WindowSummary), MrvError> {
     let mut out = BufWriter::with_capacity(
         BUFFER_BYTES,
@@ -128,7 +129,7 @@ struct Merge {
 
 /// One slice: its channel, the batch being read, and its next row.
 struct Slice {
-    rows: Receiver<Vec<(Impact, u64)>>,
+    rows: Receiver<Batch>,
     batch: std::vec::IntoIter<(Impact, u64)>,
     next: Option<(Impact, u64)>,
 }
@@ -149,7 +150,7 @@ impl Slice {
 }
 
 impl Merge {
-    fn new(channels: Vec<Receiver<Vec<(Impact, u64)>>>) -> Merge {
+    fn new(channels: Vec<Receiver<Batch>>) -> Merge {
         let slices = channels
             .into_iter()
             .map(|rows| {

@@ -17,7 +17,6 @@ use sea_orm::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::bulk::sqlx_error;
 use crate::mrv::build::spool::Spool;
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
@@ -58,8 +57,7 @@ pub(crate) async fn insert(
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)
-        .await
-        .map_err(|err| MrvError::Database(sqlx_error(err)))?;
+        .await?;
     let own = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
     let written = write(&own, record, spool).await;
     let closed = own.close().await;

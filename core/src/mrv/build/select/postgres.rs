@@ -9,7 +9,6 @@ use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{AssertSqlSafe, PgPool, Row};
 use tokio::sync::mpsc;
 
-use crate::bulk::sqlx_error;
 use crate::mrv::build::select::{Batch, Batching, Columns, TimeSlice, decode, slice_sql};
 use crate::mrv::error::MrvError;
 
@@ -22,8 +21,7 @@ pub(super) async fn read_slice(
 ) -> Result<(), MrvError> {
     let mut snapshot = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(error)?;
+        .await?;
     {
         let sql = slice_sql(DbBackend::Postgres, tree_size);
         let mut rows = sea_orm::sqlx::query(AssertSqlSafe(sql))
@@ -31,7 +29,7 @@ pub(super) async fn read_slice(
             .bind(slice.to)
             .fetch(&mut *snapshot);
         let mut batching = Batching::new();
-        while let Some(row) = rows.try_next().await.map_err(error)? {
+        while let Some(row) = rows.try_next().await? {
             if let Some(full) = batching.push(decode(&row)?)
                 && tx.send(full).await.is_err()
             {
@@ -44,28 +42,24 @@ pub(super) async fn read_slice(
             return Ok(());
         }
     }
-    snapshot.commit().await.map_err(error)?;
+    snapshot.commit().await?;
     Ok(())
-}
-
-fn error(err: sea_orm::sqlx::Error) -> MrvError {
-    MrvError::Database(sqlx_error(err))
 }
 
 impl Columns for PgRow {
     fn int(&self, index: usize) -> Result<i64, MrvError> {
-        self.try_get(index).map_err(error)
+        Ok(self.try_get(index)?)
     }
 
     fn text(&self, index: usize) -> Result<String, MrvError> {
-        self.try_get(index).map_err(error)
+        Ok(self.try_get(index)?)
     }
 
     fn optional_text(&self, index: usize) -> Result<Option<String>, MrvError> {
-        self.try_get(index).map_err(error)
+        Ok(self.try_get(index)?)
     }
 
     fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError> {
-        self.try_get(index).map_err(error)
+        Ok(self.try_get(index)?)
     }
 }
