@@ -4,6 +4,7 @@
 //! short write transaction. Memory holds a few batches of impacts per slice, whatever the
 //! window's size.
 
+pub(crate) mod batch;
 pub(crate) mod impact_json;
 pub(crate) mod payload;
 pub(crate) mod select;
@@ -18,8 +19,9 @@ use tokio::sync::mpsc;
 
 use crate::methodology::{self, Methodology};
 use crate::metrics::Metrics;
+use crate::mrv::build::batch::Batch;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
-use crate::mrv::build::select::{Batch, TimeSlice};
+use crate::mrv::build::select::TimeSlice;
 use crate::mrv::build::spool::{seal, write_impacts};
 use crate::mrv::build::store::chunk_count;
 use crate::mrv::build::summary::WindowSummary;

@@ -5,36 +5,58 @@
 //! others). The window is read in time slices of about as many rows, one per core, side by
 //! side, and the slices merged; the same SQL runs on SQLite and PostgreSQL.
 //!
-//! The rows are read straight from each driver and decoded by column index, the hot loop of a
-//! build: PostgreSQL through sqlx in a read-only snapshot (`postgres`), SQLite through rusqlite
-//! on a blocking thread of its own (`sqlite`), because sqlx-sqlite hands every row from its
-//! worker thread to the caller one by one, which cost more than SQLite's own work.
+//! The rows are read straight from each driver, columns by index, and encoded where they are
+//! read (`batch`), the hot loop of a build: PostgreSQL through sqlx in a read-only snapshot
+//! (`postgres`), SQLite through rusqlite on a blocking thread of its own (`sqlite`), because
+//! sqlx-sqlite hands every row from its worker thread to the caller one by one, which cost more
+//! than SQLite's own work.
 
 mod postgres;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
-use greenos_entity::esg_impact_ledger;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, Value};
 use tokio::sync::mpsc;
 
-use crate::ledger::Impact;
+use crate::mrv::build::batch::Batch;
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 
-/// Impacts handed to the writer thread at a time.
-const BATCH: usize = 512;
-
-/// A batch of the window's impacts, each with its leaf index in the log.
-pub(crate) type Batch = Vec<(Impact, u64)>;
-
-/// The columns a slice reads, in the order [`Columns`] decodes them.
+/// The columns a slice reads; [`col`] names their indexes.
 const COLUMNS: &str = "l.ledger_seq, l.trip_id, l.user_id, l.vehicle_id, l.country_code, \
      l.geo_hash, l.event_timestamp, l.distance_km_micro, l.thermal_factor_local_micro, \
      l.ev_factor_local_micro, l.co2_avoided_kg_micro, l.model_version, l.methodology_version, \
      l.event_hash, l.checksum, l.signature, l.signature_algorithm, l.key_version, \
      l.asym_signature, l.asym_algorithm, l.asym_key_version, l.correlation_id, l.created_at, \
      g.leaf_index";
+
+/// The index of each column of [`COLUMNS`] in a row.
+pub(crate) mod col {
+    pub(crate) const LEDGER_SEQ: usize = 0;
+    pub(crate) const TRIP_ID: usize = 1;
+    pub(crate) const USER_ID: usize = 2;
+    pub(crate) const VEHICLE_ID: usize = 3;
+    pub(crate) const COUNTRY_CODE: usize = 4;
+    pub(crate) const GEO_HASH: usize = 5;
+    pub(crate) const EVENT_TIMESTAMP: usize = 6;
+    pub(crate) const DISTANCE_KM_MICRO: usize = 7;
+    pub(crate) const THERMAL_FACTOR_LOCAL_MICRO: usize = 8;
+    pub(crate) const EV_FACTOR_LOCAL_MICRO: usize = 9;
+    pub(crate) const CO2_AVOIDED_KG_MICRO: usize = 10;
+    pub(crate) const MODEL_VERSION: usize = 11;
+    pub(crate) const METHODOLOGY_VERSION: usize = 12;
+    pub(crate) const EVENT_HASH: usize = 13;
+    pub(crate) const CHECKSUM: usize = 14;
+    pub(crate) const SIGNATURE: usize = 15;
+    pub(crate) const SIGNATURE_ALGORITHM: usize = 16;
+    pub(crate) const KEY_VERSION: usize = 17;
+    pub(crate) const ASYM_SIGNATURE: usize = 18;
+    pub(crate) const ASYM_ALGORITHM: usize = 19;
+    pub(crate) const ASYM_KEY_VERSION: usize = 20;
+    pub(crate) const CORRELATION_ID: usize = 21;
+    pub(crate) const CREATED_AT: usize = 22;
+    pub(crate) const LEAF_INDEX: usize = 23;
+}
 
 /// Every row of the window that is a leaf of the log's tree of `tree_size` leaves, the tree the
 /// export binds to (a row committed after the export integrated the log is left out, as any
@@ -174,65 +196,11 @@ pub(crate) async fn read_slice(
     }
 }
 
-/// One row of [`COLUMNS`], read by column index from the driver that holds it.
-trait Columns {
+/// One row of [`COLUMNS`], read by column index ([`col`]) from the driver that holds it; text
+/// is borrowed from the row, never copied.
+pub(crate) trait Columns {
     fn int(&self, index: usize) -> Result<i64, MrvError>;
-    fn text(&self, index: usize) -> Result<String, MrvError>;
-    fn optional_text(&self, index: usize) -> Result<Option<String>, MrvError>;
+    fn text(&self, index: usize) -> Result<&str, MrvError>;
+    fn optional_text(&self, index: usize) -> Result<Option<&str>, MrvError>;
     fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError>;
-}
-
-/// The impact of a row of [`COLUMNS`], with its leaf index.
-fn decode(row: &impl Columns) -> Result<(Impact, u64), MrvError> {
-    let model = esg_impact_ledger::Model {
-        ledger_seq: row.int(0)?,
-        trip_id: row.text(1)?,
-        user_id: row.text(2)?,
-        vehicle_id: row.text(3)?,
-        country_code: row.text(4)?,
-        geo_hash: row.text(5)?,
-        event_timestamp: row.time(6)?,
-        distance_km_micro: row.int(7)?,
-        thermal_factor_local_micro: row.int(8)?,
-        ev_factor_local_micro: row.int(9)?,
-        co2_avoided_kg_micro: row.int(10)?,
-        model_version: row.text(11)?,
-        methodology_version: row.text(12)?,
-        event_hash: row.text(13)?,
-        checksum: row.text(14)?,
-        signature: row.text(15)?,
-        signature_algorithm: row.text(16)?,
-        key_version: row.text(17)?,
-        asym_signature: row.text(18)?,
-        asym_algorithm: row.text(19)?,
-        asym_key_version: row.text(20)?,
-        correlation_id: row.optional_text(21)?,
-        created_at: row.time(22)?,
-    };
-    Ok((Impact::from_row(model), row.int(23)?.unsigned_abs()))
-}
-
-/// Gathers decoded rows into batches of [`BATCH`].
-struct Batching {
-    batch: Batch,
-}
-
-impl Batching {
-    fn new() -> Batching {
-        Batching {
-            batch: Vec::with_capacity(BATCH),
-        }
-    }
-
-    /// Adds a row; returns the batch once it is full.
-    fn push(&mut self, row: (Impact, u64)) -> Option<Batch> {
-        self.batch.push(row);
-        (self.batch.len() == BATCH)
-            .then(|| std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH)))
-    }
-
-    /// The last, partly filled batch, if any.
-    fn rest(self) -> Option<Batch> {
-        (!self.batch.is_empty()).then_some(self.batch)
-    }
 }

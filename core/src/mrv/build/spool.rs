@@ -11,9 +11,7 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::Receiver;
 
-use crate::ledger::Impact;
-use crate::mrv::build::impact_json::write_impact;
-use crate::mrv::build::select::Batch;
+use crate::mrv::build::batch::{Batch, Row};
 use crate::mrv::build::summary::{Summing, WindowSummary};
 use crate::mrv::error::MrvError;
 use crate::proof::Sha256Hex;
@@ -62,8 +60,8 @@ impl Write for Counting {
     }
 }
 
-/// Writes the kept impacts of the rows received on `slices` (every row of the window, each
-/// with its leaf index in the log; each slice in `trip_id` order and each trip's highest
+/// Writes the kept impacts of the rows received on `slices` (every row of the window, encoded,
+/// each with its leaf index in the log; each slice in `trip_id` order and each trip's highest
 /// `ledger_seq` first, merged here into that order) and sums up the window. Rows out of that
 /// order mean the read was not what the build asked for, and the build stops rather than sign
 /// a wrong payload. Runs on a blocking thread.
@@ -78,30 +76,32 @@ pub(crate) fn write_impacts(
         },
     );
     let mut summing = Summing::default();
-    // The last kept row.
-    let mut previous: Option<Impact> = None;
-    let mut canonical = Vec::with_capacity(1024);
+    // The trip id and ledger_seq of the last kept row.
+    let (mut last_trip, mut last_seq) = (String::new(), None);
     let mut merged = Merge::new(slices);
-    while let Some((impact, leaf_index)) = merged.next() {
-        let trip_id = &impact.event.trip_id;
-        if let Some(last) = &previous {
-            if window_order(last, &impact) != Ordering::Less {
+    while let Some(slice) = merged.first() {
+        let row = merged.row(slice);
+        if let Some(seq) = last_seq {
+            if window_order((&last_trip, seq), (row.trip_id, row.ledger_seq)) != Ordering::Less {
                 return Err(MrvError::Storage(format!(
                     "the window's rows are not in trip_id, then descending ledger_seq, \
-                     order at {trip_id:?}"
+                     order at {:?}",
+                    row.trip_id
                 )));
             }
-            if last.event.trip_id == *trip_id {
-                summing.duplicate(trip_id);
+            if last_trip == row.trip_id {
+                summing.duplicate(row.trip_id);
+                merged.advance(slice);
                 continue;
             }
             out.write_all(b",")?;
         }
-        canonical.clear();
-        write_impact(&mut canonical, &impact, Some(leaf_index))?;
-        out.write_all(&canonical)?;
-        summing.keep(&impact)?;
-        previous = Some(impact);
+        out.write_all(row.json)?;
+        summing.keep(&row)?;
+        last_trip.clear();
+        last_trip.push_str(row.trip_id);
+        last_seq = Some(row.ledger_seq);
+        merged.advance(slice);
     }
     let Counting {
         mut file,
@@ -111,74 +111,77 @@ pub(crate) fn write_impacts(
     Ok((Impacts { file, size_bytes }, summing.finish()))
 }
 
-/// The order the window's rows are read and written in: `trip_id` code points, then each
-/// trip's highest `ledger_seq` first.
-fn window_order(a: &Impact, b: &Impact) -> Ordering {
-    a.event
-        .trip_id
-        .as_bytes()
-        .cmp(b.event.trip_id.as_bytes())
-        .then(b.ledger_seq.cmp(&a.ledger_seq))
+/// The order the window's rows are read and written in, of `(trip_id, ledger_seq)`: `trip_id`
+/// code points, then each trip's highest `ledger_seq` first.
+fn window_order(a: (&str, i64), b: (&str, i64)) -> Ordering {
+    a.0.as_bytes().cmp(b.0.as_bytes()).then(b.1.cmp(&a.1))
 }
 
 /// Rows of several slices, each in `trip_id` order and each trip's highest `ledger_seq` first,
 /// merged into that order. Waits only for the slice whose next row comes next.
 struct Merge {
+    /// The slices that have a next row.
     slices: Vec<Slice>,
 }
 
-/// One slice: its channel, the batch being read, and its next row.
+/// One slice: its channel, the batch being read, and the index of its next row there.
 struct Slice {
     rows: Receiver<Batch>,
-    batch: std::vec::IntoIter<(Impact, u64)>,
-    next: Option<(Impact, u64)>,
+    batch: Batch,
+    next: usize,
 }
 
 impl Slice {
-    /// Moves to the next row, receiving the next batch when this one is done.
-    fn advance(&mut self) {
-        self.next = loop {
-            if let Some(row) = self.batch.next() {
-                break Some(row);
-            }
+    /// Whether the slice has a next row, receiving the next batch when this one is done.
+    fn fill(&mut self) -> bool {
+        while self.next == self.batch.len() {
             match self.rows.blocking_recv() {
-                Some(batch) => self.batch = batch.into_iter(),
-                None => break None,
+                Some(batch) => (self.batch, self.next) = (batch, 0),
+                None => return false,
             }
-        };
+        }
+        true
+    }
+
+    fn key(&self) -> (&str, i64) {
+        let row = self.batch.row(self.next);
+        (row.trip_id, row.ledger_seq)
     }
 }
 
 impl Merge {
     fn new(channels: Vec<Receiver<Batch>>) -> Merge {
-        let slices = channels
+        let mut slices: Vec<Slice> = channels
             .into_iter()
-            .map(|rows| {
-                let mut slice = Slice {
-                    rows,
-                    batch: Vec::new().into_iter(),
-                    next: None,
-                };
-                slice.advance();
-                slice
+            .map(|rows| Slice {
+                rows,
+                batch: Batch::default(),
+                next: 0,
             })
             .collect();
+        slices.retain_mut(Slice::fill);
         Merge { slices }
     }
 
-    fn next(&mut self) -> Option<(Impact, u64)> {
-        let first = self
-            .slices
-            .iter_mut()
-            .filter(|slice| slice.next.is_some())
-            .min_by(|a, b| match (&a.next, &b.next) {
-                (Some((a, _)), Some((b, _))) => window_order(a, b),
-                // Filtered out above.
-                _ => Ordering::Equal,
-            })?;
-        let row = first.next.take();
-        first.advance();
-        row
+    /// The slice whose next row comes first, if any slice has one.
+    fn first(&self) -> Option<usize> {
+        (0..self.slices.len())
+            .min_by(|&a, &b| window_order(self.slices[a].key(), self.slices[b].key()))
+    }
+
+    /// The next row of slice `slice`, an index [`Merge::first`] gave.
+    fn row(&self, slice: usize) -> Row<'_> {
+        let slice = &self.slices[slice];
+        slice.batch.row(slice.next)
+    }
+
+    /// Moves slice `slice` past its next row.
+    fn advance(&mut self, slice: usize) {
+        let current = &mut self.slices[slice];
+        current.next += 1;
+        if !current.fill() {
+            self.slices.swap_remove(slice);
+        }
     }
 }
 
@@ -226,30 +229,35 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::{Impacts, seal, write_impacts};
-    use crate::ledger::Impact;
-    use crate::mrv::build::impact_json::tests::impact;
+    use crate::mrv::build::batch::Batch;
+    use crate::mrv::build::impact_json::tests::{Stored, impact};
     use crate::mrv::build::summary::WindowSummary;
     use crate::mrv::error::MrvError;
     use crate::proof::Decimal6;
 
-    fn row(trip_id: &str, ledger_seq: i64, country: &str, co2: &str) -> (Impact, u64) {
+    fn row(trip_id: &str, ledger_seq: i64, country: &str, co2: &str) -> Stored {
         let mut impact = impact(None);
         impact.event.trip_id = trip_id.to_owned();
         impact.event.country_code = country.to_owned();
         impact.event.co2_avoided_kg = Decimal6::parse_exact(co2).expect("decimal");
         impact.ledger_seq = ledger_seq;
-        (impact, ledger_seq.unsigned_abs())
+        Stored::of(&impact, ledger_seq)
     }
 
     /// Each slice's rows in two batches, so that the merge crosses batches.
-    fn written(slices: Vec<Vec<(Impact, u64)>>) -> Result<(Impacts, WindowSummary), MrvError> {
+    fn written(slices: Vec<Vec<Stored>>) -> Result<(Impacts, WindowSummary), MrvError> {
         let channels = slices
             .into_iter()
             .map(|mut rows| {
                 let (tx, rx) = mpsc::channel(2);
                 let rest = rows.split_off(rows.len() / 2);
-                tx.try_send(rows).expect("queued");
-                tx.try_send(rest).expect("queued");
+                for part in [rows, rest] {
+                    let mut batch = Batch::new();
+                    for row in &part {
+                        batch.push(row).expect("encoded");
+                    }
+                    tx.try_send(batch).expect("queued");
+                }
                 rx
             })
             .collect();

@@ -5,10 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ledger::Impact;
+use crate::mrv::build::batch::Row;
 use crate::mrv::build::payload::{Aggregation, DuplicateStats, FactorPair, Totals};
 use crate::mrv::error::MrvError;
-use crate::proof::Decimal6;
 
 /// What the pass learned about the window.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,45 +33,44 @@ pub(crate) struct Summing {
 
 impl Summing {
     /// Counts a kept row.
-    pub(crate) fn keep(&mut self, impact: &Impact) -> Result<(), MrvError> {
-        let e = &impact.event;
-        let micro = |d: Decimal6| d.to_micro().map_err(|e| MrvError::Storage(e.to_string()));
+    pub(crate) fn keep(&mut self, row: &Row<'_>) -> Result<(), MrvError> {
+        let micros = row.micros;
         let totals = Totals {
             impacts_count: 1,
-            total_distance_km_micro: micro(e.distance_km)?,
-            total_co2_avoided_kg_micro: micro(e.co2_avoided_kg)?,
+            total_distance_km_micro: micros.distance_km,
+            total_co2_avoided_kg_micro: micros.co2_avoided_kg,
         };
         let overflow = || MrvError::Storage("window totals overflow 64-bit micro-units".to_owned());
         self.aggregation.totals.add(totals).ok_or_else(overflow)?;
         // The maps and sets hold a handful of entries: look before allocating a key.
-        match self.aggregation.by_country.get_mut(&e.country_code) {
+        match self.aggregation.by_country.get_mut(row.country_code) {
             Some(country) => country.add(totals).ok_or_else(overflow)?,
             None => {
                 self.aggregation
                     .by_country
-                    .insert(e.country_code.clone(), totals);
+                    .insert(row.country_code.to_owned(), totals);
             }
         }
-        let (thermal, ev) = (micro(e.thermal_factor_local)?, micro(e.ev_factor_local)?);
-        let known = self.factors.get(&e.country_code).is_some_and(|pairs| {
+        let (thermal, ev) = (micros.thermal_factor_local, micros.ev_factor_local);
+        let known = self.factors.get(row.country_code).is_some_and(|pairs| {
             pairs.iter().any(|pair| {
                 pair.thermal_factor_local_micro == thermal
                     && pair.ev_factor_local_micro == ev
-                    && pair.methodology_version == e.methodology_version
+                    && pair.methodology_version == row.methodology_version
             })
         });
         if !known {
             self.factors
-                .entry(e.country_code.clone())
+                .entry(row.country_code.to_owned())
                 .or_default()
                 .insert(FactorPair {
-                    methodology_version: e.methodology_version.clone(),
+                    methodology_version: row.methodology_version.to_owned(),
                     thermal_factor_local_micro: thermal,
                     ev_factor_local_micro: ev,
                 });
         }
-        if !self.model_versions.contains(e.model_version.as_str()) {
-            self.model_versions.insert(e.model_version.clone());
+        if !self.model_versions.contains(row.model_version) {
+            self.model_versions.insert(row.model_version.to_owned());
         }
         self.duplicates.raw_impacts_count += 1;
         Ok(())

@@ -1,6 +1,6 @@
 //! A slice read from PostgreSQL: a read-only REPEATABLE READ transaction, the rows fetched
-//! through sqlx and decoded by column index (by name, each column is looked up in the row's
-//! description).
+//! through sqlx and encoded where they arrive, columns by index (by name, each column is looked
+//! up in the row's description) and text borrowed from the row.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -9,7 +9,8 @@ use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{AssertSqlSafe, PgPool, Row};
 use tokio::sync::mpsc;
 
-use crate::mrv::build::select::{Batch, Batching, Columns, TimeSlice, decode, slice_sql};
+use crate::mrv::build::batch::Batch;
+use crate::mrv::build::select::{Columns, TimeSlice, slice_sql};
 use crate::mrv::error::MrvError;
 
 /// See [`super::read_slice`].
@@ -28,17 +29,14 @@ pub(super) async fn read_slice(
             .bind(slice.from)
             .bind(slice.to)
             .fetch(&mut *snapshot);
-        let mut batching = Batching::new();
+        let mut batch = Batch::new();
         while let Some(row) = rows.try_next().await? {
-            if let Some(full) = batching.push(decode(&row)?)
-                && tx.send(full).await.is_err()
-            {
+            batch.push(&row)?;
+            if batch.is_full() && tx.send(batch.take()).await.is_err() {
                 return Ok(());
             }
         }
-        if let Some(rest) = batching.rest()
-            && tx.send(rest).await.is_err()
-        {
+        if !batch.is_empty() && tx.send(batch).await.is_err() {
             return Ok(());
         }
     }
@@ -51,11 +49,11 @@ impl Columns for PgRow {
         Ok(self.try_get(index)?)
     }
 
-    fn text(&self, index: usize) -> Result<String, MrvError> {
+    fn text(&self, index: usize) -> Result<&str, MrvError> {
         Ok(self.try_get(index)?)
     }
 
-    fn optional_text(&self, index: usize) -> Result<Option<String>, MrvError> {
+    fn optional_text(&self, index: usize) -> Result<Option<&str>, MrvError> {
         Ok(self.try_get(index)?)
     }
 

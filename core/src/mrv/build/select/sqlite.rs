@@ -1,5 +1,5 @@
-//! A slice read from SQLite with rusqlite, on the blocking thread that decodes it: one
-//! statement stepped where its rows are decoded, columns read by index, on a read-only
+//! A slice read from SQLite with rusqlite, on the blocking thread that encodes it: one
+//! statement stepped where its rows are encoded, columns read by index, on a read-only
 //! connection of its own to the database file. In WAL mode it never waits for a writer, and
 //! one statement reads one snapshot. (sqlx-sqlite would hand each row over from its
 //! connection's worker thread, copying every column under a mutex and waking the reader per
@@ -11,12 +11,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::types::ValueRef;
+use rusqlite::types::{FromSqlError, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row};
 use sea_orm::DbBackend;
 use tokio::sync::mpsc;
 
-use crate::mrv::build::select::{Batch, Batching, Columns, TimeSlice, decode, slice_sql};
+use crate::mrv::build::batch::Batch;
+use crate::mrv::build::select::{Columns, TimeSlice, slice_sql};
 use crate::mrv::error::MrvError;
 
 /// How long the connection waits when the database is momentarily locked (a WAL reset).
@@ -41,17 +42,16 @@ pub(super) fn read_slice(
     let mut rows = statement
         .query([as_stored(slice.from), as_stored(slice.to)])
         .map_err(error)?;
-    let mut batching = Batching::new();
+    let mut batch = Batch::new();
     while let Some(row) = rows.next().map_err(error)? {
-        if let Some(full) = batching.push(decode(row)?)
-            && tx.blocking_send(full).is_err()
-        {
+        batch.push(row)?;
+        if batch.is_full() && tx.blocking_send(batch.take()).is_err() {
             return Ok(());
         }
     }
-    if let Some(rest) = batching.rest() {
+    if !batch.is_empty() {
         // A closed channel means the writer stopped; its result says why.
-        let _stopped = tx.blocking_send(rest);
+        let _stopped = tx.blocking_send(batch);
     }
     Ok(())
 }
@@ -71,12 +71,18 @@ impl Columns for Row<'_> {
         self.get(index).map_err(error)
     }
 
-    fn text(&self, index: usize) -> Result<String, MrvError> {
-        self.get(index).map_err(error)
+    fn text(&self, index: usize) -> Result<&str, MrvError> {
+        self.get_ref(index)
+            .map_err(error)?
+            .as_str()
+            .map_err(|e| not_text(index, &e))
     }
 
-    fn optional_text(&self, index: usize) -> Result<Option<String>, MrvError> {
-        self.get(index).map_err(error)
+    fn optional_text(&self, index: usize) -> Result<Option<&str>, MrvError> {
+        self.get_ref(index)
+            .map_err(error)?
+            .as_str_or_null()
+            .map_err(|e| not_text(index, &e))
     }
 
     fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError> {
@@ -92,4 +98,8 @@ impl Columns for Row<'_> {
                 ))
             })
     }
+}
+
+fn not_text(index: usize, err: &FromSqlError) -> MrvError {
+    MrvError::Storage(format!("column {index} of the ledger is not text: {err}"))
 }
