@@ -174,4 +174,13 @@ proptest! {
         // serde_json's compact writer sorts the same way and escapes the same way.
         prop_assert_eq!(serde_json::to_vec(&value).ok(), Some(canonical));
     }
+
+    #[test]
+    fn escaping_matches_serde_json_inside_and_across_blocks(
+        s in "([a-f0-9é/+=]{0,37}[\\x00-\\x1f\"\\\\]?){0,4}"
+    ) {
+        let mut ours = Vec::new();
+        push_canonical_string(&mut ours, &s);
+        prop_assert_eq!(String::from_utf8(ours).ok(), serde_json::to_string(&s).ok());
+    }
 }
