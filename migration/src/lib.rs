@@ -11,6 +11,7 @@ mod m20261123_000002_append_only;
 mod m20261201_000003_dashboard_indexes;
 mod m20261201_000004_outbox_pending_index;
 mod m20261201_000005_transparency_log;
+mod m20261203_000006_deferrable_chunk_key;
 
 /// The ordered list of GreenOS migrations.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_dashboard_indexes::Migration),
             Box::new(m20261201_000004_outbox_pending_index::Migration),
             Box::new(m20261201_000005_transparency_log::Migration),
+            Box::new(m20261203_000006_deferrable_chunk_key::Migration),
         ]
     }
 }

@@ -7,8 +7,8 @@ use greenos_entity::{
     esg_mrv_export_chunks, esg_mrv_exports, esg_mrv_methodology, esg_outbox_events,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
-    ModelTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
 use crate::helpers::{Backend, TestApp};
@@ -21,6 +21,7 @@ on_both_backends!(
     database_allows_at_most_one_active_methodology,
     methodology_content_is_frozen_but_status_moves,
     ledger_seq_increases_and_trip_model_is_unique,
+    export_chunks_need_their_export_row_by_commit,
 );
 
 const TABLES: [&str; 9] = [
@@ -446,4 +447,54 @@ async fn ledger_seq_increases_and_trip_model_is_unique(backend: Backend) {
         .await
         .expect("read");
     assert_eq!(all.len(), 3);
+}
+
+/// An export writes its chunks before its row (the row carries the hash of the chunks), so its
+/// transaction defers the chunks' foreign key to commit, as `core/src/mrv/build/store.rs` does;
+/// the key is still checked then, and at once everywhere else.
+async fn export_chunks_need_their_export_row_by_commit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let chunk = |export_id: &str| esg_mrv_export_chunks::ActiveModel {
+        export_id: Set(export_id.to_owned()),
+        chunk_index: Set(0),
+        bytes: Set(b"{}".to_vec()),
+    };
+    chunk("exp-none")
+        .insert(&app.db)
+        .await
+        .expect_err("a chunk without its export row is refused at once");
+    let defer = match backend {
+        Backend::Sqlite => "PRAGMA defer_foreign_keys = ON",
+        Backend::Postgres => "SET CONSTRAINTS fk_esg_mrv_export_chunks_export DEFERRED",
+    };
+    let txn = app.db.begin().await.expect("begin");
+    txn.execute_unprepared(defer).await.expect("the key defers");
+    chunk("exp-late")
+        .insert(&txn)
+        .await
+        .expect("the chunk first");
+    export_row("exp-late")
+        .insert(&txn)
+        .await
+        .expect("then its row");
+    txn.commit().await.expect("committed");
+
+    let txn = app.db.begin().await.expect("begin");
+    txn.execute_unprepared(defer).await.expect("the key defers");
+    chunk("exp-never")
+        .insert(&txn)
+        .await
+        .expect("checked at commit");
+    txn.commit()
+        .await
+        .expect_err("a chunk without its export row is refused at commit");
+    let chunks = |export_id: &'static str| {
+        esg_mrv_export_chunks::Entity::find()
+            .filter(esg_mrv_export_chunks::Column::ExportId.eq(export_id))
+            .count(&app.db)
+    };
+    assert_eq!(chunks("exp-late").await.expect("count"), 1);
+    assert_eq!(chunks("exp-never").await.expect("count"), 0);
 }

@@ -1,8 +1,8 @@
 //! Building an export (SPEC §8): one read of the window's rows, in time slices side by side
 //! (one per core) merged by one writer, which spools the impacts' canonical bytes and sums up
-//! the rest of the payload at once; then the payload hashed, the hash signed twice, and one
-//! short write transaction. Memory holds a few batches of impacts per slice, whatever the
-//! window's size.
+//! the rest of the payload at once; then one write transaction that stores the payload's chunks
+//! while it hashes them, and last the export row with that hash signed twice. Memory holds a
+//! few batches of impacts per slice and a few chunks, whatever the window's size.
 
 pub(crate) mod batch;
 pub(crate) mod impact_json;
@@ -22,14 +22,14 @@ use crate::metrics::Metrics;
 use crate::mrv::build::batch::Batch;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
 use crate::mrv::build::select::TimeSlice;
-use crate::mrv::build::spool::{seal, write_impacts};
+use crate::mrv::build::spool::{Payload, write_impacts};
 use crate::mrv::build::store::chunk_count;
 use crate::mrv::build::summary::WindowSummary;
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read;
 use crate::mrv::record::ExportRecord;
-use crate::proof::{Decimal6, Signer, UtcMicros};
+use crate::proof::{Decimal6, Sha256Hex, Signer, UtcMicros};
 
 /// Batches in flight between a slice's database reader and the writer thread.
 const BATCHES_IN_FLIGHT: usize = 4;
@@ -90,38 +90,38 @@ pub async fn create_export(
     let parts = payload_parts(window, generated_at, &methodology, summary, log);
     let head = parts.head().map_err(|e| MrvError::Storage(e.to_string()))?;
     let tail = parts.tail().map_err(|e| MrvError::Storage(e.to_string()))?;
-    let spool = tokio::task::spawn_blocking(move || seal(head, impacts, tail))
-        .await
-        .map_err(|e| MrvError::Task(e.to_string()))??;
-    let hashed = started.elapsed();
-    let signatures = signer.sign(&spool.verification_hash);
-    let totals = parts.aggregation.totals;
-    let record = ExportRecord {
-        export_id: uuid::Uuid::new_v4().to_string(),
-        schema_version: SCHEMA_VERSION.to_owned(),
-        period: window.period,
-        period_start: window.period_start,
-        period_end: window.period_end,
-        generated_at,
-        verification_hash: spool.verification_hash.as_str().to_owned(),
-        signatures,
-        methodology_version: parts.methodology.methodology_version.clone(),
-        methodology_hash: parts.methodology.methodology_hash.clone(),
-        model_versions: parts.model_versions.clone(),
-        impacts_count: totals.impacts_count,
-        total_distance_km: Decimal6::from_micro(totals.total_distance_km_micro),
-        total_co2_avoided_kg: Decimal6::from_micro(totals.total_co2_avoided_kg_micro),
-        aggregation: parts.aggregation.to_value(),
-        raw_impacts_count: parts.duplicates.raw_impacts_count,
-        duplicates_removed_count: parts.duplicates.removed(),
-        proof_hash: parts.proof_hash().as_str().to_owned(),
-        payload_size_bytes: i64::try_from(spool.size_bytes)
-            .map_err(|_| MrvError::Storage("payload size overflows i64".to_owned()))?,
-        chunk_count: chunk_count(spool.size_bytes)?,
-        correlation_id,
-        created_at: UtcMicros::now(),
+    let payload = Payload::new(head, impacts, tail);
+    let size_bytes = payload.size_bytes();
+    let export_id = uuid::Uuid::new_v4().to_string();
+    let record = |verification_hash: Sha256Hex| {
+        let totals = parts.aggregation.totals;
+        Ok(ExportRecord {
+            export_id: export_id.clone(),
+            schema_version: SCHEMA_VERSION.to_owned(),
+            period: window.period,
+            period_start: window.period_start,
+            period_end: window.period_end,
+            generated_at,
+            signatures: signer.sign(&verification_hash),
+            verification_hash: verification_hash.as_str().to_owned(),
+            methodology_version: parts.methodology.methodology_version.clone(),
+            methodology_hash: parts.methodology.methodology_hash.clone(),
+            model_versions: parts.model_versions.clone(),
+            impacts_count: totals.impacts_count,
+            total_distance_km: Decimal6::from_micro(totals.total_distance_km_micro),
+            total_co2_avoided_kg: Decimal6::from_micro(totals.total_co2_avoided_kg_micro),
+            aggregation: parts.aggregation.to_value(),
+            raw_impacts_count: parts.duplicates.raw_impacts_count,
+            duplicates_removed_count: parts.duplicates.removed(),
+            proof_hash: parts.proof_hash().as_str().to_owned(),
+            payload_size_bytes: i64::try_from(size_bytes)
+                .map_err(|_| MrvError::Storage("payload size overflows i64".to_owned()))?,
+            chunk_count: chunk_count(size_bytes)?,
+            correlation_id,
+            created_at: UtcMicros::now(),
+        })
     };
-    store::insert(db, &record, spool).await?;
+    let record = store::insert(db, &export_id, payload, record).await?;
     let stored = started.elapsed();
     metrics.record_export(
         record.period.as_str(),
@@ -137,8 +137,7 @@ pub async fn create_export(
         impacts_count = record.impacts_count,
         payload_size_bytes = record.payload_size_bytes,
         stream_ms = streamed.as_millis(),
-        hash_ms = (hashed - streamed).as_millis(),
-        store_ms = (stored - hashed).as_millis(),
+        store_ms = (stored - streamed).as_millis(),
         "MRV export generated"
     );
     Ok(record)

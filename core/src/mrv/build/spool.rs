@@ -1,15 +1,16 @@
 //! The payload writer of a build. One pass over the window's rows (read in time slices side
 //! by side, merged here into one order) writes the kept impacts' canonical bytes to an
 //! anonymous temporary file and adds up the summary that the payload's head needs (SPEC §8's
-//! canonical key order puts `aggregation` before `impacts`); sealing then hashes head, impacts
-//! and tail in order. Memory holds a few batches of impacts per slice, never the payload.
+//! canonical key order puts `aggregation` before `impacts`); the store then reads head, impacts
+//! and tail back once, in order, hashing them as it writes them. Memory holds a few batches of
+//! impacts per slice, never the payload.
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc::Receiver;
+use tokio::sync::mpsc::{self, Receiver};
 
 use crate::mrv::build::batch::{Batch, Row};
 use crate::mrv::build::summary::{Summing, WindowSummary};
@@ -26,20 +27,15 @@ pub(crate) struct Impacts {
     size_bytes: u64,
 }
 
-/// A finished payload: head, impacts (the file, positioned at its start) and tail, its hash
-/// and size.
+/// A finished payload, not hashed yet: head, impacts and tail.
 #[derive(Debug)]
-pub(crate) struct Spool {
+pub(crate) struct Payload {
     /// Everything before the first impact.
-    pub head: Vec<u8>,
+    head: Vec<u8>,
     /// The impacts; the file is deleted by the OS when dropped.
-    pub impacts: File,
+    impacts: Impacts,
     /// Everything after the last impact.
-    pub tail: Vec<u8>,
-    /// `sha256_hex(payload)`: the export's `verification_hash`.
-    pub verification_hash: Sha256Hex,
-    /// The payload's length in bytes.
-    pub size_bytes: u64,
+    tail: Vec<u8>,
 }
 
 /// Counts the bytes written through it.
@@ -185,50 +181,68 @@ impl Merge {
     }
 }
 
-/// Hashes `head`, the impacts and `tail` in order: the whole payload, read back from the file
-/// once. Runs on a blocking thread.
-pub(crate) fn seal(head: Vec<u8>, impacts: Impacts, tail: Vec<u8>) -> Result<Spool, MrvError> {
-    let Impacts {
-        mut file,
-        size_bytes,
-    } = impacts;
-    let mut hasher = Sha256::new();
-    hasher.update(&head);
-    file.seek(SeekFrom::Start(0))?;
-    let mut buffer = vec![0; BUFFER_BYTES];
-    let mut read = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
+impl Payload {
+    pub(crate) fn new(head: Vec<u8>, impacts: Impacts, tail: Vec<u8>) -> Payload {
+        Payload {
+            head,
+            impacts,
+            tail,
         }
-        hasher.update(&buffer[..n]);
-        read += n as u64;
     }
-    if read != size_bytes {
-        return Err(MrvError::Storage(format!(
-            "the spooled impacts hold {read} bytes, {size_bytes} were written"
-        )));
+
+    /// The payload's length in bytes.
+    pub(crate) fn size_bytes(&self) -> u64 {
+        self.head.len() as u64 + self.impacts.size_bytes + self.tail.len() as u64
     }
-    hasher.update(&tail);
-    file.seek(SeekFrom::Start(0))?;
-    let size_bytes = head.len() as u64 + size_bytes + tail.len() as u64;
-    Ok(Spool {
-        head,
-        impacts: file,
-        tail,
-        verification_hash: Sha256Hex::from_digest(hasher.finalize().into()),
-        size_bytes,
-    })
+
+    /// Sends head, impacts and tail in order, in pieces of `piece` bytes (fewer only at the
+    /// end), and returns `sha256_hex(payload)`, the export's `verification_hash`: one read of
+    /// the file, hashed as it is sent. Runs on a blocking thread.
+    pub(crate) fn send_in_pieces(
+        self,
+        piece: usize,
+        tx: &mpsc::Sender<Vec<u8>>,
+    ) -> Result<Sha256Hex, MrvError> {
+        let size_bytes = self.size_bytes();
+        let Payload {
+            head,
+            impacts: Impacts { mut file, .. },
+            tail,
+        } = self;
+        file.seek(SeekFrom::Start(0))?;
+        let mut payload = Cursor::new(head)
+            .chain(BufReader::with_capacity(BUFFER_BYTES, file))
+            .chain(Cursor::new(tail));
+        let mut hasher = Sha256::new();
+        let mut sent = 0u64;
+        loop {
+            let mut bytes = Vec::with_capacity(piece);
+            (&mut payload).take(piece as u64).read_to_end(&mut bytes)?;
+            if bytes.is_empty() {
+                break;
+            }
+            hasher.update(&bytes);
+            sent += bytes.len() as u64;
+            if tx.blocking_send(bytes).is_err() {
+                return Err(MrvError::Task(
+                    "the export's store stopped reading its payload".to_owned(),
+                ));
+            }
+        }
+        if sent != size_bytes {
+            return Err(MrvError::Storage(format!(
+                "the spooled payload holds {sent} bytes, {size_bytes} were written"
+            )));
+        }
+        Ok(Sha256Hex::from_digest(hasher.finalize().into()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
     use tokio::sync::mpsc;
 
-    use super::{Impacts, seal, write_impacts};
+    use super::{Impacts, Payload, write_impacts};
     use crate::mrv::build::batch::Batch;
     use crate::mrv::build::impact_json::tests::{Stored, impact};
     use crate::mrv::build::summary::WindowSummary;
@@ -294,11 +308,20 @@ mod tests {
         assert_eq!(summary.model_versions, ["co2-v1"]);
         assert_eq!(summary.country_factors["CI"].len(), 1);
 
-        let spool = seal(b"[".to_vec(), impacts, b"]".to_vec()).expect("sealed");
-        let mut payload = spool.head.clone();
-        let mut file = spool.impacts;
-        file.read_to_end(&mut payload).expect("read");
-        payload.extend_from_slice(&spool.tail);
+        let payload = Payload::new(b"[".to_vec(), impacts, b"]".to_vec());
+        let size_bytes = payload.size_bytes();
+        let (tx, mut rx) = mpsc::channel(64);
+        let hash = payload.send_in_pieces(100, &tx).expect("sent");
+        drop(tx);
+        let mut pieces = Vec::new();
+        while let Ok(piece) = rx.try_recv() {
+            pieces.push(piece);
+        }
+        assert!(pieces.len() > 2, "{} pieces", pieces.len());
+        let (last, full) = pieces.split_last().expect("pieces");
+        assert!(full.iter().all(|piece| piece.len() == 100));
+        assert!(!last.is_empty() && last.len() <= 100);
+        let payload = pieces.concat();
         let parsed: serde_json::Value = serde_json::from_slice(&payload).expect("JSON");
         let seqs: Vec<i64> = parsed
             .as_array()
@@ -307,8 +330,8 @@ mod tests {
             .map(|impact| impact["ledger_seq"].as_i64().expect("a number"))
             .collect();
         assert_eq!(seqs, [7, 5, 9]);
-        assert_eq!(spool.size_bytes, payload.len() as u64);
-        assert_eq!(spool.verification_hash, crate::proof::sha256_hex(&payload));
+        assert_eq!(size_bytes, payload.len() as u64);
+        assert_eq!(hash, crate::proof::sha256_hex(&payload));
     }
 
     #[test]

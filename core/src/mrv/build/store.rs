@@ -1,12 +1,11 @@
-//! Writing an export: one short transaction holds the export row, its payload chunks (the
-//! spool's head, impacts file and tail, cut in chunks), the `EXPORT_GENERATED` audit row and
-//! the `audit_generated.v1` outbox row. On SQLite it begins `IMMEDIATE` (the write lock at once,
+//! Writing an export: one short transaction holds its payload chunks (the spool's head, impacts
+//! file and tail, cut in chunks and hashed as they are written), then the export row that
+//! carries that hash, the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox row. On SQLite it begins `IMMEDIATE` (the write lock at once,
 //! so concurrent writers queue on the busy timeout), on a connection whose commit leaves the
 //! WAL's checkpoint to the background task; the unique `(period_start, period_end)` index
 //! decides races on both backends.
 
-use std::io::Cursor;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::ActiveValue::Set;
@@ -15,18 +14,20 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     SqlxSqliteConnector, Statement,
 };
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
 
-use crate::mrv::build::spool::Spool;
+use crate::mrv::build::spool::Payload;
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
 use crate::outbox::{AUDIT_GENERATED_V1, Envelope, insert_rows, pending_row};
-use crate::proof::{UtcMicros, to_canonical};
+use crate::proof::{Sha256Hex, UtcMicros, to_canonical};
 
 /// The audit event of a generated export.
 pub const EXPORT_GENERATED: &str = "EXPORT_GENERATED";
 /// The largest stored chunk of a payload.
 pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// Chunks read and hashed ahead of the one being written.
+const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// How many chunks a payload of `size_bytes` is stored in.
 pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
@@ -34,8 +35,9 @@ pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
         .map_err(|_| MrvError::Storage(format!("a payload of {size_bytes} bytes is too large")))
 }
 
-/// Inserts `record`, the payload in `spool` as chunks, the audit row and the outbox row, in one
-/// transaction.
+/// Stores the export `export_id`: its payload as chunks, hashed as they are written, then the
+/// export row `finish` makes from the payload's hash, the audit row and the outbox row, in one
+/// transaction; returns the row stored.
 ///
 /// On SQLite the transaction runs on a connection of its own whose commit does not checkpoint.
 /// An export appends its whole payload to the WAL (hundreds of MiB for a large window), and a
@@ -45,11 +47,12 @@ pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
 /// WAL is no larger for it: it is reset once that checkpoint is complete, as before.
 pub(crate) async fn insert(
     db: &DatabaseConnection,
-    record: &ExportRecord,
-    spool: Spool,
-) -> Result<(), MrvError> {
+    export_id: &str,
+    payload: Payload,
+    finish: impl FnOnce(Sha256Hex) -> Result<ExportRecord, MrvError>,
+) -> Result<ExportRecord, MrvError> {
     if db.get_database_backend() != DbBackend::Sqlite {
-        return write(db, record, spool).await;
+        return write(db, export_id, payload, finish).await;
     }
     let options = (*db.get_sqlite_connection_pool().connect_options())
         .clone()
@@ -59,54 +62,58 @@ pub(crate) async fn insert(
         .connect_with(options)
         .await?;
     let own = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-    let written = write(&own, record, spool).await;
+    let written = write(&own, export_id, payload, finish).await;
     let closed = own.close().await;
-    written?;
-    Ok(closed?)
+    let record = written?;
+    closed?;
+    Ok(record)
 }
 
-/// The transaction of [`insert`], on `db`.
+/// The transaction of [`insert`], on `db`. The chunks' foreign key to the export row is checked
+/// at commit, so that the row, which carries the payload's hash, is written after them; a
+/// blocking thread reads and hashes the payload while the chunks before are being written.
 async fn write(
     db: &DatabaseConnection,
-    record: &ExportRecord,
-    spool: Spool,
-) -> Result<(), MrvError> {
+    export_id: &str,
+    payload: Payload,
+    finish: impl FnOnce(Sha256Hex) -> Result<ExportRecord, MrvError>,
+) -> Result<ExportRecord, MrvError> {
     let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         prefer_lz4(&txn).await?;
+        txn.execute_unprepared("SET CONSTRAINTS fk_esg_mrv_export_chunks_export DEFERRED")
+            .await?;
+    } else {
+        txn.execute_unprepared("PRAGMA defer_foreign_keys = ON")
+            .await?;
     }
-    esg_mrv_exports::Entity::insert(record.to_row()?)
-        .exec_without_returning(&txn)
-        .await
-        .map_err(|err| conflict_or(err, record))?;
-    let mut spool = Cursor::new(spool.head)
-        .chain(tokio::fs::File::from_std(spool.impacts))
-        .chain(Cursor::new(spool.tail));
+    let (tx, mut chunks) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let reading = tokio::task::spawn_blocking(move || payload.send_in_pieces(CHUNK_BYTES, &tx));
+    let started = Instant::now();
     let mut written: i32 = 0;
-    let (mut reading, mut inserting) = (Duration::ZERO, Duration::ZERO);
-    loop {
-        let started = Instant::now();
-        let bytes = read_chunk(&mut spool).await?;
-        reading += started.elapsed();
-        if bytes.is_empty() {
-            break;
-        }
+    while let Some(bytes) = chunks.recv().await {
         esg_mrv_export_chunks::Entity::insert(esg_mrv_export_chunks::ActiveModel {
-            export_id: Set(record.export_id.clone()),
+            export_id: Set(export_id.to_owned()),
             chunk_index: Set(written),
             bytes: Set(bytes),
         })
         .exec_without_returning(&txn)
         .await?;
-        inserting += started.elapsed();
         written += 1;
     }
+    let inserting = started.elapsed();
+    let verification_hash = reading.await.map_err(|e| MrvError::Task(e.to_string()))??;
+    let record = finish(verification_hash)?;
     if written != record.chunk_count {
         return Err(MrvError::Storage(format!(
-            "export {}: wrote {written} chunks, expected {}",
-            record.export_id, record.chunk_count
+            "export {export_id}: wrote {written} chunks, expected {}",
+            record.chunk_count
         )));
     }
+    esg_mrv_exports::Entity::insert(record.to_row()?)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|err| conflict_or(err, &record))?;
     let data = record.event_data();
     let details = to_canonical(&data).map_err(|e| MrvError::Storage(e.to_string()))?;
     let details = String::from_utf8(details).map_err(|e| MrvError::Storage(e.to_string()))?;
@@ -136,12 +143,11 @@ async fn write(
     tracing::debug!(
         export_id = %record.export_id,
         chunks = written,
-        spool_read_ms = reading.as_millis(),
-        chunk_insert_ms = (inserting - reading).as_millis(),
+        chunk_insert_ms = inserting.as_millis(),
         commit_ms = committing.elapsed().as_millis(),
         "MRV export stored"
     );
-    Ok(())
+    Ok(record)
 }
 
 /// Compresses this transaction's chunks with lz4 where the server supports it: about four
@@ -161,21 +167,6 @@ async fn prefer_lz4(txn: &DatabaseTransaction) -> Result<(), DbErr> {
             .await?;
     }
     Ok(())
-}
-
-/// Reads up to [`CHUNK_BYTES`] (fewer only at the end of the payload).
-async fn read_chunk<R: AsyncRead + Unpin>(file: &mut R) -> Result<Vec<u8>, MrvError> {
-    let mut bytes = vec![0; CHUNK_BYTES];
-    let mut filled = 0;
-    while filled < CHUNK_BYTES {
-        let n = file.read(&mut bytes[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 /// A unique violation on the export row means another export of the window committed first.
