@@ -142,7 +142,8 @@ pub(super) async fn seed(
 /// before written out, so that the run is not timed flushing them.
 pub(crate) async fn at_rest(db: &DatabaseConnection) -> anyhow::Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared("ANALYZE esg_impact_ledger").await?;
+        db.execute_unprepared("ANALYZE esg_impact_ledger, esg_log_leaves")
+            .await?;
         db.execute_unprepared("CHECKPOINT").await?;
     } else {
         db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
