@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::{FromSqlError, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row};
-use sea_orm::DbBackend;
+use sea_orm::{DbBackend, DbErr, RuntimeErr};
 use tokio::sync::mpsc;
 
 use crate::mrv::build::batch::Batch;
@@ -62,8 +62,21 @@ fn as_stored(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
+/// A failed read: the database unavailable (it cannot be opened, stays locked past the busy
+/// timeout, or fails to read) answers as a connection failure does, anything else as a storage
+/// fault.
 fn error(err: rusqlite::Error) -> MrvError {
-    MrvError::Storage(format!("SQLite read of the export window failed: {err}"))
+    use rusqlite::ErrorCode;
+    let message = format!("SQLite read of the export window failed: {err}");
+    match err.sqlite_error_code() {
+        Some(
+            ErrorCode::CannotOpen
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::SystemIoFailure,
+        ) => MrvError::Database(DbErr::Conn(RuntimeErr::Internal(message))),
+        _ => MrvError::Storage(message),
+    }
 }
 
 impl Columns for Row<'_> {
@@ -102,4 +115,33 @@ impl Columns for Row<'_> {
 
 fn not_text(index: usize, err: &FromSqlError) -> MrvError {
     MrvError::Storage(format!("column {index} of the ledger is not text: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use tokio::sync::mpsc;
+
+    use super::read_slice;
+    use crate::error_code::{DomainError, ErrorCode};
+    use crate::mrv::build::select::TimeSlice;
+
+    #[test]
+    fn a_database_that_cannot_be_opened_is_unavailable() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let slice = TimeSlice {
+            from: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .expect("instant"),
+            to: Utc
+                .with_ymd_and_hms(2026, 4, 1, 0, 0, 0)
+                .single()
+                .expect("instant"),
+        };
+        let (tx, _rx) = mpsc::channel(1);
+        let err = read_slice(&dir.path().join("missing.db"), slice, 1, &tx)
+            .expect_err("no database there");
+        assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+    }
 }
