@@ -87,16 +87,11 @@ impl<'a> MrvService<'a> {
         let lock = match db.get_database_backend() {
             DbBackend::Postgres => {
                 let key = window_lock_key(&window);
-                let mut conn = db
-                    .get_postgres_connection_pool()
-                    .acquire()
-                    .await
-                    .map_err(sqlx_error)?;
+                let mut conn = db.get_postgres_connection_pool().acquire().await?;
                 let taken: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(key)
                     .fetch_one(&mut *conn)
-                    .await
-                    .map_err(sqlx_error)?;
+                    .await?;
                 if !taken {
                     tracing::info!(period = %window.period, period_end = %window.period_end,
                         "another worker is exporting this window");
@@ -467,12 +462,6 @@ fn window_lock_key(window: &ExportWindow) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes) & i64::MAX
-}
-
-fn sqlx_error(err: sea_orm::sqlx::Error) -> MrvError {
-    MrvError::Database(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
-        std::sync::Arc::new(err),
-    )))
 }
 
 /// The stored chunks in order, each fetched when the consumer is ready for it.
