@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{self, Receiver};
@@ -17,7 +17,7 @@ use crate::mrv::build::summary::{Summing, WindowSummary};
 use crate::mrv::error::MrvError;
 use crate::proof::Sha256Hex;
 
-/// Write buffer in front of the file, and read buffer when sealing.
+/// Write buffer in front of the file.
 const BUFFER_BYTES: usize = 256 * 1024;
 
 /// The kept impacts' canonical bytes, comma-separated, in a temporary file.
@@ -210,9 +210,7 @@ impl Payload {
             tail,
         } = self;
         file.seek(SeekFrom::Start(0))?;
-        let mut payload = Cursor::new(head)
-            .chain(BufReader::with_capacity(BUFFER_BYTES, file))
-            .chain(Cursor::new(tail));
+        let mut payload = Cursor::new(head).chain(file).chain(Cursor::new(tail));
         let mut hasher = Sha256::new();
         let mut sent = 0u64;
         loop {
