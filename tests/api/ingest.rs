@@ -17,6 +17,7 @@ on_both_backends!(
     concurrent_identical_submissions_write_one_row,
     overlapping_large_batches_write_each_trip_once,
     a_batch_is_all_or_nothing,
+    a_batch_the_database_refuses_leaves_nothing_and_the_next_is_written,
     batches_answer_in_input_order_and_count_duplicates,
     json_lines_bodies_are_accepted,
     the_outbox_envelope_has_the_documented_shape,
@@ -325,6 +326,58 @@ async fn a_batch_is_all_or_nothing(backend: Backend) {
     assert_eq!(answer["error"]["details"]["conflicts"][0]["index"], 1);
     assert_eq!(app.count_rows("esg_impact_ledger").await, 1);
     assert_eq!(app.count_rows("esg_outbox_events").await, 1);
+}
+
+/// A batch the database itself refuses half-way (a trigger raises on its last trip) is
+/// answered `500` with nothing of it written, and the appends after it are written in full:
+/// on SQLite by the writer's next connection, since a database error closes the one it had.
+async fn a_batch_the_database_refuses_leaves_nothing_and_the_next_is_written(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let poison = match backend {
+        Backend::Sqlite => vec![
+            "CREATE TRIGGER poison BEFORE INSERT ON esg_impact_ledger \
+             WHEN NEW.trip_id = 'd-poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        ],
+        Backend::Postgres => vec![
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.trip_id = 'd-poison' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON esg_impact_ledger \
+             FOR EACH ROW EXECUTE FUNCTION poison()",
+        ],
+    };
+    for statement in poison {
+        app.db
+            .execute_unprepared(statement)
+            .await
+            .expect("install the trigger");
+    }
+    let batch = json!([trip_json("d-1"), trip_json("d-2"), trip_json("d-poison")]);
+    let (status, answer) = app.post_json(TRIPS, &batch).await;
+    assert_eq!(status, 500, "{answer}");
+    assert_eq!(answer["error"]["code"], "GREENOS_INTERNAL", "{answer}");
+    assert_nothing_written(&app).await;
+
+    let (status, answer) = app
+        .post_json(TRIPS, &json!([trip_json("d-3"), trip_json("d-4")]))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    let cure = match backend {
+        Backend::Sqlite => "DROP TRIGGER poison",
+        Backend::Postgres => "DROP TRIGGER poison ON esg_impact_ledger",
+    };
+    app.db
+        .execute_unprepared(cure)
+        .await
+        .expect("drop the trigger");
+    let (status, answer) = app.post_json(TRIPS, &batch).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    assert_eq!(app.count_rows("esg_impact_ledger").await, 5);
+    assert_eq!(app.count_rows("esg_outbox_events").await, 5);
 }
 
 async fn batches_answer_in_input_order_and_count_duplicates(backend: Backend) {

@@ -67,11 +67,12 @@ impl BulkIngest {
         S: Stream<Item = (T, Vec<ValidatedTrip>)> + Send + 'static,
     {
         let writers = self.services.concurrent_writers();
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let run = Arc::new(self);
         // The computing stage runs as its own task, up to COMPUTED_AHEAD batches ahead of the
         // writes, so signing and writing overlap instead of taking turns. It prepares one batch
-        // per core at once, each on one thread: no core waits for another's half of a batch.
+        // per computing core at once, each on one thread: no core waits for another's half of
+        // a batch.
+        let computing_cores = computing_cores(writers);
         let (computed, mut ready) = tokio::sync::mpsc::channel(COMPUTED_AHEAD);
         let computing = Arc::clone(&run);
         tokio::spawn(async move {
@@ -84,7 +85,7 @@ impl BulkIngest {
                     );
                     async move { (tag, prepared.await) }
                 })
-                .buffered(cores);
+                .buffered(computing_cores);
             let mut prepared = std::pin::pin!(prepared);
             while let Some((tag, prepared)) = prepared.next().await {
                 if computed.send((tag, prepared)).await.is_err() {
@@ -130,5 +131,18 @@ impl BulkIngest {
                 );
             }
         }
+    }
+}
+
+/// How many batches are computed at once beside `writers` concurrent writers: one per core,
+/// except that a database with one writer (SQLite) keeps a core for it. That writer is the
+/// pipeline's one serial stage, and the batches signed ahead of it would otherwise take turns
+/// with it on the same cores while it holds the write lock.
+fn computing_cores(writers: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if writers == 1 {
+        cores.saturating_sub(1).max(1)
+    } else {
+        cores
     }
 }

@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbBackend};
 
-use crate::ledger::{AppendOutcome, ComputeContext, ConflictPolicy, IngestError, Prepared};
+use crate::ledger::{
+    AppendOutcome, ComputeContext, ConflictPolicy, IngestError, Prepared, SqliteWriter,
+};
 use crate::metrics::Metrics;
 use crate::outbox::StreamProbe;
 use crate::proof::Signer;
@@ -59,10 +61,10 @@ struct Inner {
     /// What this process knows of the ledger rows left to integrate into the log, shared by
     /// the integrator job and the exports (each of which integrates first).
     log_horizon: Arc<tokio::sync::Mutex<crate::log::Horizon>>,
-    /// On SQLite, this process's ledger appends take turns here: the next one starts the
-    /// moment the last commits, instead of polling SQLite's busy handler, which sleeps up to
-    /// 100 ms between tries.
-    appends: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, this process's ledger appends take turns here, on one connection of their
+    /// own: the next one starts the moment the last commits, instead of polling SQLite's busy
+    /// handler, which sleeps up to 100 ms between tries.
+    appends: Arc<tokio::sync::Mutex<SqliteWriter>>,
     /// How busy this process's appends keep it, which the log integrator yields to.
     append_load: Arc<AppendLoad>,
 }
@@ -124,12 +126,14 @@ impl Services {
         policy: ConflictPolicy,
     ) -> Result<AppendOutcome, IngestError> {
         let started = std::time::Instant::now();
-        let turn = match self.0.db.get_database_backend() {
-            DbBackend::Postgres => None,
-            _ => Some(self.0.appends.lock().await),
+        let db = &self.0.db;
+        let appended = match db.get_database_backend() {
+            DbBackend::Postgres => crate::ledger::append(db, prepared, context, policy).await,
+            _ => {
+                let mut writer = self.0.appends.lock().await;
+                writer.append(db, prepared, context, policy).await
+            }
         };
-        let appended = crate::ledger::append(&self.0.db, prepared, context, policy).await;
-        drop(turn);
         self.0.append_load.record(started.elapsed());
         appended
     }

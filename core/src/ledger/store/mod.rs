@@ -16,9 +16,7 @@ mod unnest;
 
 use greenos_entity::esg_impact_ledger::{self, Column, Entity};
 use greenos_entity::esg_outbox_events;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::ledger::compute::{ComputeContext, Prepared, Refusal};
 use crate::ledger::error::{Conflict, ImpactError, IngestError};
@@ -86,9 +84,12 @@ impl AppendOutcome {
     }
 }
 
+pub(crate) use sqlite::SqliteWriter;
+
 /// Appends the signed trips of `prepared` (all under the model version of `context`) and one
-/// `esg_calculated.v1` outbox row per new impact, in one transaction: one `COPY` (or, for small
-/// batches, one `UNNEST` insert) per table on PostgreSQL, multi-row `INSERT`s on SQLite.
+/// `esg_calculated.v1` outbox row per new impact, in one PostgreSQL transaction: one `COPY`
+/// (or, for small batches, one `UNNEST` insert) per table. On SQLite, appends go through the
+/// process's [`SqliteWriter`] instead (multi-row `INSERT`s).
 pub async fn append(
     db: &DatabaseConnection,
     prepared: &[Prepared],
@@ -98,10 +99,7 @@ pub async fn append(
     if prepared.is_empty() {
         return Ok(AppendOutcome::default());
     }
-    match db.get_database_backend() {
-        DbBackend::Postgres => postgres::append(db, prepared, context, policy).await,
-        _ => sqlite::append(db, prepared, context, policy).await,
-    }
+    postgres::append(db, prepared, context, policy).await
 }
 
 /// The latest impact of `trip_id` (highest `ledger_seq`), or the one of `model_version`.

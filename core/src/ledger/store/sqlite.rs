@@ -2,6 +2,12 @@
 //! concurrent writers queue instead of failing on a lock upgrade), the duplicate check, then
 //! multi-row `INSERT`s through sqlx directly.
 //!
+//! A process appends through one connection of its own, [`SqliteWriter`], opened with the
+//! pool's options. SQLite discards a connection's page cache whenever another connection has
+//! written since its last transaction, so appends that took whichever pooled connection was
+//! free began with a cold cache every time and read the ledger's index pages back from the
+//! operating system; the one writer finds them where its last commit left them.
+//!
 //! The statements come in a few fixed sizes (256 rows, then halves down to one), so each is
 //! prepared once per connection and reused from sqlx's statement cache, whatever the batch
 //! sizes. Holding the write lock, the transaction numbers its rows itself (after the highest
@@ -10,7 +16,7 @@
 use std::collections::HashMap;
 
 use greenos_entity::esg_impact_ledger;
-use sea_orm::sqlx::{AssertSqlSafe, SqliteConnection};
+use sea_orm::sqlx::{AssertSqlSafe, ConnectOptions, Connection, SqliteConnection};
 use sea_orm::{DatabaseConnection, FromQueryResult, QueryResult};
 
 use crate::bulk::sqlite::{insert_rows, statement_sizes};
@@ -26,15 +32,50 @@ use crate::ledger::store::{
 const NEXT_SEQ: &str = "SELECT MAX(COALESCE((SELECT MAX(ledger_seq) FROM esg_impact_ledger), 0), \
      COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'esg_impact_ledger'), 0)) + 1";
 
-/// Appends in one immediate transaction.
-pub(super) async fn append(
-    db: &DatabaseConnection,
+/// A process's one SQLite connection for ledger appends, opened on first use. After a
+/// database error it is closed, and the next append opens a new one.
+#[derive(Default)]
+pub(crate) struct SqliteWriter {
+    connection: Option<SqliteConnection>,
+}
+
+impl SqliteWriter {
+    /// Appends in one immediate transaction on this writer's connection, with the options of
+    /// `db`'s pool.
+    pub(crate) async fn append(
+        &mut self,
+        db: &DatabaseConnection,
+        prepared: &[Prepared],
+        context: &ComputeContext,
+        policy: ConflictPolicy,
+    ) -> Result<AppendOutcome, IngestError> {
+        if prepared.is_empty() {
+            return Ok(AppendOutcome::default());
+        }
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => {
+                let options = db.get_sqlite_connection_pool().connect_options();
+                let connection = options.connect().await.map_err(sqlx_error)?;
+                self.connection.insert(connection)
+            }
+        };
+        let appended = append(connection, prepared, context, policy).await;
+        if matches!(appended, Err(IngestError::Database(_))) {
+            self.connection = None;
+        }
+        appended
+    }
+}
+
+/// Appends in one immediate transaction on `connection`.
+async fn append(
+    connection: &mut SqliteConnection,
     prepared: &[Prepared],
     context: &ComputeContext,
     policy: ConflictPolicy,
 ) -> Result<AppendOutcome, IngestError> {
-    let mut tx = db
-        .get_sqlite_connection_pool()
+    let mut tx = connection
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(sqlx_error)?;
