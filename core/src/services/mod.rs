@@ -118,13 +118,16 @@ impl Services {
     }
 
     /// Appends signed trips to the ledger in one transaction (`ledger::append`), one at a time
-    /// per process on SQLite, several at once on PostgreSQL.
+    /// per process on SQLite, several at once on PostgreSQL; an empty call touches nothing.
     pub async fn append(
         &self,
         prepared: &[Prepared],
         context: &ComputeContext,
         policy: ConflictPolicy,
     ) -> Result<AppendOutcome, IngestError> {
+        if prepared.is_empty() {
+            return Ok(AppendOutcome::default());
+        }
         let started = std::time::Instant::now();
         let db = &self.0.db;
         let appended = match db.get_database_backend() {

@@ -14,6 +14,8 @@ mod postgres;
 mod sqlite;
 mod unnest;
 
+pub(crate) use sqlite::SqliteWriter;
+
 use greenos_entity::esg_impact_ledger::{self, Column, Entity};
 use greenos_entity::esg_outbox_events;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -84,8 +86,6 @@ impl AppendOutcome {
     }
 }
 
-pub(crate) use sqlite::SqliteWriter;
-
 /// Appends the signed trips of `prepared` (all under the model version of `context`) and one
 /// `esg_calculated.v1` outbox row per new impact, in one PostgreSQL transaction: one `COPY`
 /// (or, for small batches, one `UNNEST` insert) per table. On SQLite, appends go through the
@@ -96,9 +96,6 @@ pub async fn append(
     context: &ComputeContext,
     policy: ConflictPolicy,
 ) -> Result<AppendOutcome, IngestError> {
-    if prepared.is_empty() {
-        return Ok(AppendOutcome::default());
-    }
     postgres::append(db, prepared, context, policy).await
 }
 

@@ -49,9 +49,6 @@ impl SqliteWriter {
         context: &ComputeContext,
         policy: ConflictPolicy,
     ) -> Result<AppendOutcome, IngestError> {
-        if prepared.is_empty() {
-            return Ok(AppendOutcome::default());
-        }
         let connection = match &mut self.connection {
             Some(connection) => connection,
             None => {
