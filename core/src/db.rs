@@ -1,6 +1,8 @@
 //! What every store of `core` shares about the database: how a write transaction starts, and
 //! how a unique-key violation is told apart from any other failure.
 
+pub(crate) mod sqlite;
+
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,

@@ -253,7 +253,7 @@ async fn breakdown(state: &AppState, batch: usize) -> anyhow::Result<Vec<Row>> {
         let started = Instant::now();
         let outcome = state
             .services
-            .append(&prepared, &context, ConflictPolicy::RejectAll)
+            .append(prepared, &context, ConflictPolicy::RejectAll)
             .await?;
         append += started.elapsed();
         if outcome.accepted() != batch {

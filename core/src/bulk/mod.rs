@@ -1,6 +1,7 @@
 //! Bulk writes of `ActiveModel`s through sqlx directly, for the write paths that sea-orm's
 //! statement building would slow down: PostgreSQL's binary `COPY`, and SQLite's multi-row
-//! `INSERT`s in a few fixed sizes. The ledger's append and the log's integrator use them.
+//! `INSERT`s in a few fixed sizes. The ledger's append (on PostgreSQL) and the log's
+//! integrator use them.
 
 pub(crate) mod copy;
 pub(crate) mod sqlite;

@@ -101,7 +101,7 @@ impl BulkIngest {
                     let result = match prepared {
                         Ok(prepared) => {
                             run.services
-                                .append(&prepared, &run.context, run.policy)
+                                .append(prepared, &run.context, run.policy)
                                 .await
                         }
                         Err(err) => Err(err),

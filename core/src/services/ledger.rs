@@ -66,7 +66,7 @@ impl<'a> LedgerService<'a> {
             let signer = Arc::clone(self.services.signer());
             let prepared = ledger::prepare_all(trips, Arc::clone(&context), signer).await?;
             self.services
-                .append(&prepared, &context, ConflictPolicy::RejectAll)
+                .append(prepared, &context, ConflictPolicy::RejectAll)
                 .await
         }
         .await;

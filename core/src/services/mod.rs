@@ -61,10 +61,10 @@ struct Inner {
     /// What this process knows of the ledger rows left to integrate into the log, shared by
     /// the integrator job and the exports (each of which integrates first).
     log_horizon: Arc<tokio::sync::Mutex<crate::log::Horizon>>,
-    /// On SQLite, this process's ledger appends take turns here, on one connection of their
-    /// own: the next one starts the moment the last commits, instead of polling SQLite's busy
-    /// handler, which sleeps up to 100 ms between tries.
-    appends: Arc<tokio::sync::Mutex<SqliteWriter>>,
+    /// On SQLite, this process's ledger appends queue for one writer thread with a connection
+    /// of its own: the next one starts the moment the last commits, instead of polling
+    /// SQLite's busy handler, which sleeps up to 100 ms between tries.
+    appends: Arc<SqliteWriter>,
     /// How busy this process's appends keep it, which the log integrator yields to.
     append_load: Arc<AppendLoad>,
 }
@@ -121,8 +121,8 @@ impl Services {
     /// per process on SQLite, several at once on PostgreSQL; an empty call touches nothing.
     pub async fn append(
         &self,
-        prepared: &[Prepared],
-        context: &ComputeContext,
+        prepared: Vec<Prepared>,
+        context: &Arc<ComputeContext>,
         policy: ConflictPolicy,
     ) -> Result<AppendOutcome, IngestError> {
         if prepared.is_empty() {
@@ -131,10 +131,12 @@ impl Services {
         let started = std::time::Instant::now();
         let db = &self.0.db;
         let appended = match db.get_database_backend() {
-            DbBackend::Postgres => crate::ledger::append(db, prepared, context, policy).await,
+            DbBackend::Postgres => crate::ledger::append(db, &prepared, context, policy).await,
             _ => {
-                let mut writer = self.0.appends.lock().await;
-                writer.append(db, prepared, context, policy).await
+                self.0
+                    .appends
+                    .append(db, prepared, Arc::clone(context), policy)
+                    .await
             }
         };
         self.0.append_load.record(started.elapsed());

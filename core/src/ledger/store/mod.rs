@@ -89,7 +89,7 @@ impl AppendOutcome {
 /// Appends the signed trips of `prepared` (all under the model version of `context`) and one
 /// `esg_calculated.v1` outbox row per new impact, in one PostgreSQL transaction: one `COPY`
 /// (or, for small batches, one `UNNEST` insert) per table. On SQLite, appends go through the
-/// process's [`SqliteWriter`] instead (multi-row `INSERT`s).
+/// process's [`SqliteWriter`] instead (its own thread and rusqlite connection).
 pub async fn append(
     db: &DatabaseConnection,
     prepared: &[Prepared],

@@ -10,11 +10,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSqlError, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row};
-use sea_orm::{DbBackend, DbErr, RuntimeErr};
+use sea_orm::DbBackend;
 use tokio::sync::mpsc;
+
+use crate::db::sqlite::{self, stored_time};
 
 use crate::mrv::build::batch::Batch;
 use crate::mrv::build::select::{Columns, TimeSlice, slice_sql};
@@ -40,7 +42,7 @@ pub(super) fn read_slice(
         .prepare(&slice_sql(DbBackend::Sqlite, tree_size))
         .map_err(error)?;
     let mut rows = statement
-        .query([as_stored(slice.from), as_stored(slice.to)])
+        .query([stored_time(slice.from), stored_time(slice.to)])
         .map_err(error)?;
     let mut batch = Batch::new();
     while let Some(row) = rows.next().map_err(error)? {
@@ -56,27 +58,12 @@ pub(super) fn read_slice(
     Ok(())
 }
 
-/// A time as the ledger's rows hold it: the text sqlx-sqlite writes for a `DateTime<Utc>`
-/// (its `Encode<Sqlite>`), so that the window's text comparisons agree with the writes'.
-fn as_stored(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
-/// A failed read: the database unavailable (it cannot be opened, stays locked past the busy
-/// timeout, or fails to read) answers as a connection failure does, anything else as a storage
-/// fault.
+/// A failed read, as the database error it is (`crate::db::sqlite::error`).
 fn error(err: rusqlite::Error) -> MrvError {
-    use rusqlite::ErrorCode;
-    let message = format!("SQLite read of the export window failed: {err}");
-    match err.sqlite_error_code() {
-        Some(
-            ErrorCode::CannotOpen
-            | ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::SystemIoFailure,
-        ) => MrvError::Database(DbErr::Conn(RuntimeErr::Internal(message))),
-        _ => MrvError::Storage(message),
-    }
+    MrvError::Database(sqlite::error(
+        &err,
+        "SQLite read of the export window failed",
+    ))
 }
 
 impl Columns for Row<'_> {
@@ -103,13 +90,11 @@ impl Columns for Row<'_> {
             ValueRef::Text(text) => std::str::from_utf8(text).ok(),
             _ => None,
         };
-        text.and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-            .map(|time| time.with_timezone(&Utc))
-            .ok_or_else(|| {
-                MrvError::Storage(format!(
-                    "column {index} of the ledger is not an RFC 3339 time"
-                ))
-            })
+        text.and_then(sqlite::parse_stored_time).ok_or_else(|| {
+            MrvError::Storage(format!(
+                "column {index} of the ledger is not an RFC 3339 time"
+            ))
+        })
     }
 }
 
