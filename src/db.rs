@@ -25,8 +25,12 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// SQLite's default is 1 000): the bound when the background checkpoints fall behind.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
-/// The size the WAL file is truncated back to once it has been checkpointed and reset.
-const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// The size the WAL file is truncated back to once it has been checkpointed and reset: 512 MiB,
+/// above what a busy writer fills between resets (184 MB at 22 000 trips/s), so that it writes
+/// over blocks the file already has. Growing the file costs the writer a fresh page-cache page
+/// per 4 KiB, zeroed before its frame is copied in (`docs/PERFORMANCE.md`); with 64 MiB, every
+/// cycle truncated the file and grew it again.
+const WAL_SIZE_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The pause between background checkpoints while the WAL grows.
 const CHECKPOINT_BUSY_PAUSE: Duration = Duration::from_millis(10);
