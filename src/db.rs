@@ -21,12 +21,20 @@ use crate::config::DatabaseConfig;
 /// How long a SQLite writer waits for the write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// WAL pages after which a committing writer checkpoints itself (64 MiB of 4 KiB pages;
-/// SQLite's default is 1 000): the bound when the background checkpoints fall behind.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// The page size of a database created from now on (an existing one keeps its own). An outbox
+/// row holds about 1.4 KiB: 4 KiB pages held two and left a third of the page empty, and every
+/// page an append dirties is one WAL frame, written in two calls and checksummed at the commit;
+/// 8 KiB pages hold five such rows and halve the frames (`docs/PERFORMANCE.md`).
+const SQLITE_PAGE_SIZE: u32 = 8_192;
+
+/// WAL pages after which a committing writer checkpoints itself (256 MiB of 8 KiB pages, 128 MiB
+/// of an older database's 4 KiB ones; SQLite's default is 1 000): the bound when the background
+/// checkpoints fall behind. With 64 MiB the writer ran a checkpoint of its own every few
+/// seconds of sustained ingest (7 % of its time in a profile, and its fsyncs).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 32_768;
 
 /// The size the WAL file is truncated back to once it has been checkpointed and reset: 512 MiB,
-/// above what a busy writer fills between resets (184 MB at 22 000 trips/s), so that it writes
+/// above what a busy writer fills between resets (under the bound above), so that it writes
 /// over blocks the file already has. Growing the file costs the writer a fresh page-cache page
 /// per 4 KiB, zeroed before its frame is copied in (`docs/PERFORMANCE.md`); with 64 MiB, every
 /// cycle truncated the file and grew it again.
@@ -50,7 +58,8 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers proceed while a writer commits; the busy timeout makes
             // concurrent writers queue instead of failing; foreign keys are off by default.
-            opts.journal_mode(SqliteJournalMode::Wal)
+            opts.page_size(SQLITE_PAGE_SIZE)
+                .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)

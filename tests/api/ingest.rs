@@ -525,9 +525,22 @@ async fn sqlite_checkpoints_the_wal_in_the_background() {
         .try_get_by_index::<i64>(0)
         .expect("a number");
     assert_eq!(
-        threshold, 16_384,
-        "a commit checkpoints only past 64 MiB of WAL"
+        threshold, 32_768,
+        "a commit checkpoints only past 256 MiB of WAL"
     );
+    let page_size = app
+        .services
+        .database()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "PRAGMA page_size",
+        ))
+        .await
+        .expect("read the pragma")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a number");
+    assert_eq!(page_size, 8_192, "a new database has 8 KiB pages");
     let url = app.database_url();
     let path = url
         .trim_start_matches("sqlite://")
