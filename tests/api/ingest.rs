@@ -512,35 +512,30 @@ async fn sqlite_checkpoints_the_wal_in_the_background() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
-    let threshold = app
-        .services
-        .database()
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            "PRAGMA wal_autocheckpoint",
-        ))
-        .await
-        .expect("read the pragma")
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("a number");
+    let pragma = |name: &'static str| {
+        let db = app.services.database();
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .expect("read the pragma")
+            .expect("a row")
+            .try_get_by_index::<i64>(0)
+            .expect("a number")
+        }
+    };
     assert_eq!(
-        threshold, 32_768,
+        pragma("wal_autocheckpoint").await,
+        32_768,
         "a commit checkpoints only past 256 MiB of WAL"
     );
-    let page_size = app
-        .services
-        .database()
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            "PRAGMA page_size",
-        ))
-        .await
-        .expect("read the pragma")
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("a number");
-    assert_eq!(page_size, 8_192, "a new database has 8 KiB pages");
+    assert_eq!(
+        pragma("page_size").await,
+        8_192,
+        "a new database has 8 KiB pages"
+    );
     let url = app.database_url();
     let path = url
         .trim_start_matches("sqlite://")
