@@ -40,11 +40,12 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 32_768;
 /// cycle truncated the file and grew it again.
 const WAL_SIZE_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
 
-/// The pause between background checkpoints while the WAL grows.
-const CHECKPOINT_BUSY_PAUSE: Duration = Duration::from_millis(10);
-
-/// The pause between background checkpoints while nothing is written.
-const CHECKPOINT_IDLE_PAUSE: Duration = Duration::from_millis(100);
+/// The pause between background checkpoints. Each copies the latest version of every page
+/// written since the last into the database file and syncs it: the ledger's index pages and the
+/// last page of each table change in every append, so checkpoints 10 ms apart copied those pages
+/// again for nearly every append, and cost a quarter of a core during sustained ingest
+/// (`docs/PERFORMANCE.md`).
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Connects to the configured database.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
@@ -75,43 +76,31 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
     Ok(db)
 }
 
-/// Checkpoints the WAL until the pool is closed: soon again while the WAL changes, at a
-/// slower pace while it does not. A failed checkpoint is logged once until one succeeds; the
-/// writers' own checkpoints bound the WAL meanwhile.
+/// Checkpoints the WAL every [`CHECKPOINT_PAUSE`] until the pool is closed. A failed
+/// checkpoint is logged once until one succeeds; the writers' own checkpoints bound the WAL
+/// meanwhile.
 async fn checkpoint_in_background(pool: SqlitePool) {
-    let mut last = None;
     let mut failing = false;
     while !pool.is_closed() {
         let checkpoint: Result<(i64, i64, i64), _> =
             sea_orm::sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&pool)
                 .await;
-        let pause = match checkpoint {
-            // (busy, pages in the WAL, pages checkpointed): the same as last time means
-            // nothing was written meanwhile.
-            Ok((_, pages, done)) => {
-                if failing {
-                    tracing::info!("SQLite WAL checkpoints succeed again");
-                    failing = false;
-                }
-                let unchanged = last == Some((pages, done));
-                last = Some((pages, done));
-                if unchanged {
-                    CHECKPOINT_IDLE_PAUSE
-                } else {
-                    CHECKPOINT_BUSY_PAUSE
-                }
+        match checkpoint {
+            Ok(_) if failing => {
+                tracing::info!("SQLite WAL checkpoints succeed again");
+                failing = false;
             }
+            Ok(_) => {}
             Err(sea_orm::sqlx::Error::PoolClosed) => break,
             Err(err) => {
                 if !failing {
                     tracing::warn!(error = %err, "a background SQLite WAL checkpoint failed");
                     failing = true;
                 }
-                CHECKPOINT_IDLE_PAUSE
             }
-        };
-        tokio::time::sleep(pause).await;
+        }
+        tokio::time::sleep(CHECKPOINT_PAUSE).await;
     }
 }
 
