@@ -37,7 +37,7 @@ use crate::ledger::error::IngestError;
 use crate::ledger::impact::Impact;
 use crate::ledger::store::plan::plan;
 use crate::ledger::store::{
-    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error,
+    AppendOutcome, ConflictPolicy, by_trip_id, calculated_event_row, encode_error, sqlx_error,
 };
 
 /// The next `ledger_seq`: after the highest in the table and the highest ever handed out.
@@ -108,7 +108,7 @@ fn stopped() -> IngestError {
 }
 
 /// Where and how the writer connects: the pool's file and its per-connection settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Settings {
     path: PathBuf,
     pragmas: Vec<(&'static str, i64)>,
@@ -124,7 +124,7 @@ impl Settings {
                 sea_orm::sqlx::query_scalar(sea_orm::sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
                     .fetch_one(pool)
                     .await
-                    .map_err(|e| IngestError::Database(crate::bulk::sqlx_error(e)))?;
+                    .map_err(sqlx_error)?;
             pragmas.push((name, value));
         }
         Ok(Settings {
@@ -377,7 +377,6 @@ fn database(err: rusqlite::Error) -> IngestError {
 mod tests {
     use std::time::Duration;
 
-    use sea_orm::sqlx::{Sqlite, query_scalar};
     use sea_orm::{ConnectOptions, Database};
 
     use super::{COPIED_PRAGMAS, Settings, WRITER_CACHE_KIB};
@@ -404,14 +403,9 @@ mod tests {
                 .pragma_query_value(None, name, |row| row.get(0))
                 .expect("the pragma's value")
         };
-        let pool = db.get_sqlite_connection_pool();
-        for name in COPIED_PRAGMAS {
-            let pooled: i64 =
-                query_scalar::<Sqlite, i64>(sea_orm::sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
-                    .fetch_one(pool)
-                    .await
-                    .expect("the pooled connection's value");
-            assert_eq!(pragma(name), pooled, "{name}");
+        assert_eq!(settings.pragmas.len(), COPIED_PRAGMAS.len());
+        for (name, pooled) in &settings.pragmas {
+            assert_eq!(pragma(name), *pooled, "{name}");
         }
         assert_eq!(pragma("cache_size"), WRITER_CACHE_KIB);
         // 2 is MEMORY.

@@ -17,7 +17,6 @@ use sea_orm::DbBackend;
 use tokio::sync::mpsc;
 
 use crate::db::sqlite::{self, stored_time};
-
 use crate::mrv::build::batch::Batch;
 use crate::mrv::build::select::{Columns, TimeSlice, slice_sql};
 use crate::mrv::error::MrvError;
