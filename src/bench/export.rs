@@ -3,9 +3,10 @@
 //! of the largest artifact, against a fresh database.
 //!
 //! Each size gets its own calendar quarter, seeded in SQL: one real impact is computed and
-//! signed through the ledger, then replicated under distinct `trip_id`s, countries, distances
-//! and timestamps (an export never re-checks per-impact signatures, so replicas cost it exactly
-//! what real impacts do), plus a share re-computed under a second model version so that the
+//! signed through the ledger, then replicated under distinct `trip_id`s, countries, distances,
+//! timestamps, and random-looking hashes and signatures of the real ones' lengths (an export
+//! never re-checks per-impact signatures, so replicas cost it exactly what real impacts do, and
+//! their payload compresses as a real one does), plus a share re-computed under a second model version so that the
 //! de-duplication has work to do. Each export runs as a child `greenos export` process, which
 //! reports its own duration and peak resident memory (VmHWM).
 
@@ -321,8 +322,8 @@ async fn offline(
     let verify = started.elapsed();
     let verify_cpu = CpuSnapshot::take().since(&cpu);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // The seeded rows replicate one real impact's hashes and signatures (`seed.rs`), so their
-    // own proofs fail by design; the payload hash and the export's signature must hold. The
+    // The seeded rows carry random-looking hashes and signatures (`seed.rs`), so their own
+    // proofs fail by design; the payload hash and the export's signature must hold. The
     // verifier does the same work either way, and that work is what is measured.
     if !stdout.contains("payload hash    OK") || !stdout.contains("ed25519         OK") {
         bail!("greenos verify failed on the downloaded artifact: {stdout}");
