@@ -68,8 +68,8 @@ fn print_summary(record: &ExportRecord, seconds: f64) {
         record.methodology_version, record.methodology_hash
     );
     println!(
-        "payload            {} bytes in {} chunks",
-        record.payload_size_bytes, record.chunk_count
+        "payload            {} bytes in {} chunks ({})",
+        record.payload_size_bytes, record.chunk_count, record.chunk_codec
     );
     println!("duration           {seconds:.3} s");
     if let Some(peak) = peak_memory_mib() {

@@ -12,6 +12,7 @@ mod m20261201_000003_dashboard_indexes;
 mod m20261201_000004_outbox_pending_index;
 mod m20261201_000005_transparency_log;
 mod m20261203_000006_deferrable_chunk_key;
+mod m20261206_000007_chunk_codec;
 
 /// The ordered list of GreenOS migrations.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_outbox_pending_index::Migration),
             Box::new(m20261201_000005_transparency_log::Migration),
             Box::new(m20261203_000006_deferrable_chunk_key::Migration),
+            Box::new(m20261206_000007_chunk_codec::Migration),
         ]
     }
 }

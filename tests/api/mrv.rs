@@ -4,6 +4,7 @@
 mod fixtures;
 
 mod auditor;
+mod chunks;
 mod commands;
 mod evidence;
 mod export_content;

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use greenos::db;
+use greenos_migration::{Migrator, MigratorTrait};
 use greenos_entity::{
     esg_audit_metadata, esg_impact_ledger, esg_log_checkpoints, esg_log_hashes, esg_log_leaves,
     esg_mrv_export_chunks, esg_mrv_exports, esg_mrv_methodology, esg_outbox_events,
@@ -22,6 +23,7 @@ on_both_backends!(
     methodology_content_is_frozen_but_status_moves,
     ledger_seq_increases_and_trip_model_is_unique,
     export_chunks_need_their_export_row_by_commit,
+    the_chunk_codec_migration_reverts_and_applies_again,
 );
 
 const TABLES: [&str; 9] = [
@@ -120,6 +122,7 @@ fn export_row(export_id: &str) -> esg_mrv_exports::ActiveModel {
         proof_hash: Set("f".repeat(64)),
         payload_size_bytes: Set(2),
         chunk_count: Set(1),
+        chunk_codec: Set("none".to_owned()),
         correlation_id: Set(None),
         created_at: Set(now),
     }
@@ -211,6 +214,41 @@ async fn migrations_apply_from_empty_and_are_idempotent(backend: Backend) {
             .await
             .unwrap_or_else(|e| panic!("{table} exists: {e}"));
     }
+}
+
+/// The last migration (the chunks' codec) goes down and up again on a schema with an export:
+/// the column goes and comes back, rows stored before it read as `none`.
+async fn the_chunk_codec_migration_reverts_and_applies_again(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    Migrator::down(&app.db, Some(1)).await.expect("down");
+    app.db
+        .execute_unprepared("SELECT chunk_codec FROM esg_mrv_exports")
+        .await
+        .expect_err("the column is gone");
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO esg_mrv_exports (export_id, schema_version, period, period_start, \
+             period_end, generated_at, verification_hash, signature, signature_algorithm, \
+             key_version, asym_signature, asym_algorithm, asym_key_version, methodology_version, \
+             methodology_hash, model_versions, impacts_count, total_distance_km_micro, \
+             total_co2_avoided_kg_micro, aggregation, raw_impacts_count, \
+             duplicates_removed_count, proof_hash, payload_size_bytes, chunk_count, created_at) \
+             VALUES ('exp-old', 'greenos.mrv.v1', '3M', '{now}', '{now}', '{now}', 'e', 's', \
+             'HMAC-SHA256', 'v1', 'a', 'ED25519', 'v1', 'm-1', 'd', '[]', 0, 0, 0, '{{}}', 0, 0, \
+             'f', 2, 1, '{now}')",
+            now = "2026-01-01T00:00:00+00:00"
+        ))
+        .await
+        .expect("an export row stored before the codec");
+    Migrator::up(&app.db, None).await.expect("up again");
+    let old = esg_mrv_exports::Entity::find_by_id("exp-old")
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the row");
+    assert_eq!(old.chunk_codec, "none");
 }
 
 async fn append_only_tables_reject_raw_update_and_delete(backend: Backend) {

@@ -2,6 +2,7 @@
 //! in pieces (downloads written on a blocking thread: the CSV, the evidence archive), and a
 //! `Read` over pieces an async producer sends (an export's chunks, an artifact download).
 
+use std::fmt;
 use std::io::{self, Read, Write};
 
 use tokio::sync::mpsc;
@@ -49,11 +50,15 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Reads the pieces an async producer sends, in order; an `Err` piece is a read error, and the
-/// end of the channel is the end of the input. Use it on a blocking thread only.
-#[derive(Debug)]
+/// Turns a piece as sent into the bytes it stands for (decompresses a stored chunk, say).
+pub(crate) type Decode = Box<dyn FnMut(Vec<u8>) -> io::Result<Vec<u8>> + Send>;
+
+/// Reads the pieces an async producer sends, in order, each decoded on the reading thread as
+/// it is reached; an `Err` piece is a read error, and the end of the channel is the end of the
+/// input. Use it on a blocking thread only.
 pub struct ChannelReader {
     pieces: mpsc::Receiver<io::Result<Vec<u8>>>,
+    decode: Option<Decode>,
     current: Vec<u8>,
     position: usize,
 }
@@ -62,9 +67,27 @@ impl ChannelReader {
     pub(crate) fn new(pieces: mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
         ChannelReader {
             pieces,
+            decode: None,
             current: Vec::new(),
             position: 0,
         }
+    }
+
+    /// Reads the pieces `decode` makes of those sent.
+    pub(crate) fn decoding(pieces: mpsc::Receiver<io::Result<Vec<u8>>>, decode: Decode) -> Self {
+        ChannelReader {
+            decode: Some(decode),
+            ..ChannelReader::new(pieces)
+        }
+    }
+}
+
+impl fmt::Debug for ChannelReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelReader")
+            .field("decoding", &self.decode.is_some())
+            .field("position", &self.position)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +96,10 @@ impl Read for ChannelReader {
         while self.position == self.current.len() {
             match self.pieces.blocking_recv() {
                 Some(piece) => {
-                    self.current = piece?;
+                    self.current = match &mut self.decode {
+                        Some(decode) => decode(piece?)?,
+                        None => piece?,
+                    };
                     self.position = 0;
                 }
                 None => return Ok(0),

@@ -8,6 +8,7 @@
 
 mod build;
 mod channel;
+mod chunk;
 mod error;
 mod evidence;
 mod period;
@@ -20,8 +21,9 @@ pub use build::payload::{
     Aggregation, DEDUPLICATION_RULE, DuplicateStats, FactorPair, LogBinding, MethodologyBinding,
     PayloadParts, SCHEMA_VERSION, SCHEMA_VERSION_V1, Totals,
 };
-pub use build::store::{CHUNK_BYTES, EXPORT_GENERATED};
+pub use build::store::EXPORT_GENERATED;
 pub(crate) use channel::ChannelReader;
+pub use chunk::{CHUNK_BYTES, ChunkCodec};
 pub use error::MrvError;
 pub(crate) use evidence::log_sample;
 pub(crate) use evidence::write_evidence;

@@ -55,6 +55,11 @@ pub struct ExportRecord {
     pub payload_size_bytes: i64,
     /// Number of stored chunks.
     pub chunk_count: i32,
+    /// How the chunks are stored ([`ChunkCodec`](crate::mrv::ChunkCodec)'s name), as the row
+    /// holds it: a name no reader knows makes the chunks unreadable, for verification to judge.
+    /// Storage only: the payload and the artifact are the decompressed bytes.
+    #[serde(skip)]
+    pub chunk_codec: String,
     /// The request that created the export, when known.
     pub correlation_id: Option<String>,
     /// When the row was written.
@@ -119,6 +124,7 @@ impl ExportRecord {
             proof_hash: Set(self.proof_hash.clone()),
             payload_size_bytes: Set(self.payload_size_bytes),
             chunk_count: Set(self.chunk_count),
+            chunk_codec: Set(self.chunk_codec.clone()),
             correlation_id: Set(self.correlation_id.clone()),
             created_at: Set(self.created_at.as_datetime()),
         })
@@ -161,6 +167,7 @@ impl ExportRecord {
             proof_hash: row.proof_hash,
             payload_size_bytes: row.payload_size_bytes,
             chunk_count: row.chunk_count,
+            chunk_codec: row.chunk_codec,
             correlation_id: row.correlation_id,
             created_at: UtcMicros::truncating(row.created_at),
             export_id: row.export_id,

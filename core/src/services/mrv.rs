@@ -469,15 +469,17 @@ fn chunk_stream(
     services: Services,
     record: ExportRecord,
 ) -> impl Stream<Item = io::Result<Vec<u8>>> + Send {
+    let record = Arc::new(record);
     stream::unfold(0, move |index| {
         let services = services.clone();
-        let export_id = record.export_id.clone();
-        let chunk_count = record.chunk_count;
+        let record = record.clone();
         async move {
+            let export_id = &record.export_id;
+            let chunk_count = record.chunk_count;
             if index >= chunk_count {
                 return None;
             }
-            let item = match mrv::chunk(services.database(), &export_id, index).await {
+            let item = match mrv::chunk(services.database(), &record, index).await {
                 Ok(Some(bytes)) => Ok(bytes),
                 Ok(None) => Err(io::Error::other(format!(
                     "export {export_id}: chunk {index} is missing"

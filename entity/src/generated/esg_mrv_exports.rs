@@ -34,6 +34,8 @@ pub struct Model {
     pub proof_hash: String,
     pub payload_size_bytes: i64,
     pub chunk_count: i32,
+    /// How the chunks are stored: `zstd` (one frame per chunk) or `none`.
+    pub chunk_codec: String,
     pub correlation_id: Option<String>,
     pub created_at: DateTimeUtc,
 }

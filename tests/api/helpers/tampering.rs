@@ -31,6 +31,46 @@ impl TestApp {
         );
     }
 
+    /// The stored bytes of export `export_id`'s chunks, in `chunk_index` order, as the table
+    /// holds them (compressed when the export row says so).
+    pub async fn stored_chunks(&self, export_id: &str) -> Vec<Vec<u8>> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DbBackend::Postgres => {
+                        "SELECT bytes FROM esg_mrv_export_chunks WHERE export_id = $1 \
+                         ORDER BY chunk_index"
+                    }
+                    _ => {
+                        "SELECT bytes FROM esg_mrv_export_chunks WHERE export_id = ? \
+                         ORDER BY chunk_index"
+                    }
+                },
+                [export_id.into()],
+            ))
+            .await
+            .expect("read the chunks");
+        rows.iter()
+            .map(|row| row.try_get_by_index::<Vec<u8>>(0).expect("chunk bytes"))
+            .collect()
+    }
+
+    /// Stores `bytes` as chunk `index` of export `export_id`, behind the service's back.
+    pub async fn replace_chunk(&self, export_id: &str, index: i32, bytes: &[u8]) {
+        let literal = match self.db.get_database_backend() {
+            DbBackend::Postgres => format!("decode('{}', 'hex')", hex::encode(bytes)),
+            _ => format!("X'{}'", hex::encode(bytes)),
+        };
+        self.tamper(&format!(
+            "UPDATE esg_mrv_export_chunks SET bytes = {literal} \
+             WHERE export_id = '{export_id}' AND chunk_index = {index}"
+        ))
+        .await;
+    }
+
     async fn drop_append_only_triggers(&self) {
         let backend = self.db.get_database_backend();
         let find = if backend == DbBackend::Sqlite {

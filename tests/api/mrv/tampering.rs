@@ -32,17 +32,20 @@ async fn scenario_a_an_altered_chunk_is_tampering(backend: Backend) {
         return;
     };
     let (id, _) = exported(&app).await;
-    let from = "\"12.500000\"";
-    let to = "\"12.600000\"";
-    let sql = match backend {
-        Backend::Sqlite => format!(
-            "UPDATE esg_mrv_export_chunks SET bytes = CAST(REPLACE(CAST(bytes AS TEXT), '{from}', '{to}') AS BLOB) WHERE export_id = '{id}'"
-        ),
-        Backend::Postgres => format!(
-            "UPDATE esg_mrv_export_chunks SET bytes = convert_to(replace(convert_from(bytes, 'UTF8'), '{from}', '{to}'), 'UTF8') WHERE export_id = '{id}'"
-        ),
-    };
-    app.tamper(&sql).await;
+    // The chunks are zstd frames: decompress, alter one amount, compress again.
+    let (from, to) = ("\"12.500000\"", "\"12.600000\"");
+    let mut altered = 0;
+    for (index, stored) in app.stored_chunks(&id).await.iter().enumerate() {
+        let piece = zstd::stream::decode_all(stored.as_slice()).expect("a zstd chunk");
+        let text = String::from_utf8(piece).expect("payload JSON");
+        if text.contains(from) {
+            let forged = zstd::bulk::compress(text.replace(from, to).as_bytes(), 1).expect("zstd");
+            let index = i32::try_from(index).expect("a chunk index");
+            app.replace_chunk(&id, index, &forged).await;
+            altered += 1;
+        }
+    }
+    assert_eq!(altered, 1, "one chunk holds the amount");
     let before = app.metrics().await;
     let (status, body) = app.verify_export(&id).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -23,8 +23,8 @@ use crate::mrv::build::batch::Batch;
 use crate::mrv::build::payload::{LogBinding, MethodologyBinding, PayloadParts, SCHEMA_VERSION};
 use crate::mrv::build::select::TimeSlice;
 use crate::mrv::build::spool::{Payload, write_impacts};
-use crate::mrv::build::store::chunk_count;
 use crate::mrv::build::summary::WindowSummary;
+use crate::mrv::chunk::{ChunkCodec, chunk_count};
 use crate::mrv::error::MrvError;
 use crate::mrv::period::ExportWindow;
 use crate::mrv::read;
@@ -93,7 +93,7 @@ pub async fn create_export(
     let payload = Payload::new(head, impacts, tail);
     let size_bytes = payload.size_bytes();
     let export_id = uuid::Uuid::new_v4().to_string();
-    let record = |verification_hash: Sha256Hex| {
+    let record = |verification_hash: Sha256Hex, codec: ChunkCodec| {
         let totals = parts.aggregation.totals;
         Ok(ExportRecord {
             export_id: export_id.clone(),
@@ -117,6 +117,7 @@ pub async fn create_export(
             payload_size_bytes: i64::try_from(size_bytes)
                 .map_err(|_| MrvError::Storage("payload size overflows i64".to_owned()))?,
             chunk_count: chunk_count(size_bytes)?,
+            chunk_codec: codec.as_str().to_owned(),
             correlation_id,
             created_at: UtcMicros::now(),
         })

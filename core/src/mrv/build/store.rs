@@ -1,5 +1,6 @@
 //! Writing an export: one short transaction holds its payload chunks (the spool's head, impacts
-//! file and tail, cut in chunks and hashed as they are written), then the export row that
+//! file and tail, cut in pieces and hashed as they are read, compressed side by side, written in
+//! order), then the export row that
 //! carries that hash, the `EXPORT_GENERATED` audit row and the `audit_generated.v1` outbox row. On SQLite it begins `IMMEDIATE` (the write lock at once,
 //! so concurrent writers queue on the busy timeout), on a connection whose commit leaves the
 //! WAL's checkpoint to the background task; the unique `(period_start, period_end)` index
@@ -7,16 +8,17 @@
 
 use std::time::Instant;
 
+use futures::StreamExt;
 use greenos_entity::{esg_audit_metadata, esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sqlx::sqlite::SqlitePoolOptions;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    SqlxSqliteConnector, Statement,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, SqlxSqliteConnector,
 };
 use tokio::sync::mpsc;
 
 use crate::mrv::build::spool::Payload;
+use crate::mrv::chunk::{CHUNK_BYTES, ChunkCodec};
 use crate::mrv::error::MrvError;
 use crate::mrv::record::ExportRecord;
 use crate::outbox::{AUDIT_GENERATED_V1, Envelope, insert_rows, pending_row};
@@ -24,20 +26,14 @@ use crate::proof::{Sha256Hex, UtcMicros, to_canonical};
 
 /// The audit event of a generated export.
 pub const EXPORT_GENERATED: &str = "EXPORT_GENERATED";
-/// The largest stored chunk of a payload.
-pub const CHUNK_BYTES: usize = 1024 * 1024;
-/// Chunks read and hashed ahead of the one being written.
-const CHUNKS_IN_FLIGHT: usize = 2;
-
-/// How many chunks a payload of `size_bytes` is stored in.
-pub(crate) fn chunk_count(size_bytes: u64) -> Result<i32, MrvError> {
-    i32::try_from(size_bytes.div_ceil(CHUNK_BYTES as u64))
-        .map_err(|_| MrvError::Storage(format!("a payload of {size_bytes} bytes is too large")))
-}
+/// Pieces read and hashed ahead of those being compressed.
+const PIECES_IN_FLIGHT: usize = 2;
+/// Pieces compressed side by side on blocking threads, ahead of the chunk being written.
+const PIECES_COMPRESSING: usize = 4;
 
 /// Stores the export `export_id`: its payload as chunks, hashed as they are written, then the
-/// export row `finish` makes from the payload's hash, the audit row and the outbox row, in one
-/// transaction; returns the row stored.
+/// export row `finish` makes from the payload's hash and the chunks' codec, the audit row and
+/// the outbox row, in one transaction; returns the row stored.
 ///
 /// On SQLite the transaction runs on a connection of its own whose commit does not checkpoint.
 /// An export appends its whole payload to the WAL (hundreds of MiB for a large window), and a
@@ -49,7 +45,7 @@ pub(crate) async fn insert(
     db: &DatabaseConnection,
     export_id: &str,
     payload: Payload,
-    finish: impl FnOnce(Sha256Hex) -> Result<ExportRecord, MrvError>,
+    finish: impl FnOnce(Sha256Hex, ChunkCodec) -> Result<ExportRecord, MrvError>,
 ) -> Result<ExportRecord, MrvError> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return write(db, export_id, payload, finish).await;
@@ -71,27 +67,35 @@ pub(crate) async fn insert(
 
 /// The transaction of [`insert`], on `db`. The chunks' foreign key to the export row is checked
 /// at commit, so that the row, which carries the payload's hash, is written after them; a
-/// blocking thread reads and hashes the payload while the chunks before are being written.
+/// blocking thread reads and hashes the payload, and others compress its pieces, while the
+/// chunks before are being written. PostgreSQL stores the compressed chunks as they come
+/// (`STORAGE EXTERNAL`: it does not try to compress them again).
 async fn write(
     db: &DatabaseConnection,
     export_id: &str,
     payload: Payload,
-    finish: impl FnOnce(Sha256Hex) -> Result<ExportRecord, MrvError>,
+    finish: impl FnOnce(Sha256Hex, ChunkCodec) -> Result<ExportRecord, MrvError>,
 ) -> Result<ExportRecord, MrvError> {
     let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
-        prefer_lz4(&txn).await?;
         txn.execute_unprepared("SET CONSTRAINTS fk_esg_mrv_export_chunks_export DEFERRED")
             .await?;
     } else {
         txn.execute_unprepared("PRAGMA defer_foreign_keys = ON")
             .await?;
     }
-    let (tx, mut chunks) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let codec = ChunkCodec::STORED;
+    let (tx, mut pieces) = mpsc::channel(PIECES_IN_FLIGHT);
     let reading = tokio::task::spawn_blocking(move || payload.send_in_pieces(CHUNK_BYTES, &tx));
+    let mut chunks = futures::stream::poll_fn(|cx| pieces.poll_recv(cx))
+        .map(|piece| tokio::task::spawn_blocking(move || codec.encode(piece)))
+        .buffered(PIECES_COMPRESSING);
     let started = Instant::now();
     let mut written: i32 = 0;
-    while let Some(bytes) = chunks.recv().await {
+    while let Some(bytes) = chunks.next().await {
+        let bytes = bytes
+            .map_err(|e| MrvError::Task(e.to_string()))?
+            .map_err(|e| MrvError::Storage(format!("export {export_id}: a chunk: {e}")))?;
         esg_mrv_export_chunks::Entity::insert(esg_mrv_export_chunks::ActiveModel {
             export_id: Set(export_id.to_owned()),
             chunk_index: Set(written),
@@ -103,7 +107,7 @@ async fn write(
     }
     let inserting = started.elapsed();
     let verification_hash = reading.await.map_err(|e| MrvError::Task(e.to_string()))??;
-    let record = finish(verification_hash)?;
+    let record = finish(verification_hash, codec)?;
     if written != record.chunk_count {
         return Err(MrvError::Storage(format!(
             "export {export_id}: wrote {written} chunks, expected {}",
@@ -148,25 +152,6 @@ async fn write(
         "MRV export stored"
     );
     Ok(record)
-}
-
-/// Compresses this transaction's chunks with lz4 where the server supports it: about four
-/// times faster than the default pglz on payload JSON, and no larger. Old chunks stay readable
-/// whatever their compression.
-async fn prefer_lz4(txn: &DatabaseTransaction) -> Result<(), DbErr> {
-    let supported = txn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT 1 AS lz4 FROM pg_settings \
-             WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)",
-        ))
-        .await?
-        .is_some();
-    if supported {
-        txn.execute_unprepared("SET LOCAL default_toast_compression = 'lz4'")
-            .await?;
-    }
-    Ok(())
 }
 
 /// A unique violation on the export row means another export of the window committed first.

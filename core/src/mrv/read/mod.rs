@@ -14,14 +14,14 @@ use futures::StreamExt;
 use greenos_entity::{esg_mrv_export_chunks, esg_mrv_exports};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::mrv::channel::ChannelReader;
-
+use crate::mrv::chunk::ChunkCodec;
 use crate::mrv::error::MrvError;
 use crate::mrv::period::{ExportWindow, Period};
 use crate::mrv::record::ExportRecord;
@@ -267,22 +267,33 @@ fn decode_cursor(text: &str) -> Result<ExportCursor, MrvError> {
         })
 }
 
-/// The bytes of chunk `index`, or `None` when it is missing.
+/// The payload bytes of chunk `index` of `record`, decompressed (on a blocking thread), or
+/// `None` when it is missing. A chunk that does not decode is an error.
 pub async fn chunk<C: ConnectionTrait>(
     db: &C,
-    export_id: &str,
+    record: &ExportRecord,
     index: i32,
-) -> Result<Option<Vec<u8>>, DbErr> {
-    Ok(
-        esg_mrv_export_chunks::Entity::find_by_id((export_id.to_owned(), index))
-            .one(db)
-            .await?
-            .map(|row| row.bytes),
-    )
+) -> io::Result<Option<Vec<u8>>> {
+    let codec: ChunkCodec = record.chunk_codec.parse()?;
+    let Some(row) = esg_mrv_export_chunks::Entity::find_by_id((record.export_id.clone(), index))
+        .one(db)
+        .await
+        .map_err(io::Error::other)?
+    else {
+        return Ok(None);
+    };
+    let piece = match codec {
+        ChunkCodec::None => codec.decode(row.bytes)?,
+        ChunkCodec::Zstd => tokio::task::spawn_blocking(move || codec.decode(row.bytes))
+            .await
+            .map_err(io::Error::other)??,
+    };
+    Ok(Some(piece))
 }
 
 /// The payload as a blocking [`Read`]: a task streams the chunks with one query, in order and
-/// two ahead at most, while a blocking thread consumes them. A missing chunk is a read error.
+/// two ahead at most, while a blocking thread decompresses and consumes them. A missing chunk,
+/// one that does not decode, or a codec no reader knows, is a read error.
 ///
 /// The query holds a pooled connection until the payload is read, so this serves consumers
 /// that read at machine speed (verification, the CSV); the artifact download, whose pace is the
@@ -291,13 +302,23 @@ pub fn payload_reader(db: DatabaseConnection, record: &ExportRecord) -> PayloadR
     let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(2);
     let export_id = record.export_id.clone();
     let chunk_count = record.chunk_count;
+    let codec = record.chunk_codec.parse::<ChunkCodec>();
+    let decode = codec.as_ref().ok().copied();
     tokio::spawn(async move {
-        if let Err(err) = feed_chunks(&db, &export_id, chunk_count, &tx).await {
+        let fed = match codec {
+            Ok(_) => feed_chunks(&db, &export_id, chunk_count, &tx).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = fed {
             // The reader may be gone already; then nobody needs the error.
             let _ = tx.send(Err(err)).await;
         }
     });
-    ChannelReader::new(rx)
+    match decode {
+        Some(codec) => ChannelReader::decoding(rx, Box::new(move |piece| codec.decode(piece))),
+        // The task sends the codec's error at once.
+        None => ChannelReader::new(rx),
+    }
 }
 
 async fn feed_chunks(
