@@ -2,11 +2,11 @@
 
 use chrono::Utc;
 use greenos::db;
-use greenos_migration::{Migrator, MigratorTrait};
 use greenos_entity::{
     esg_audit_metadata, esg_impact_ledger, esg_log_checkpoints, esg_log_hashes, esg_log_leaves,
     esg_mrv_export_chunks, esg_mrv_exports, esg_mrv_methodology, esg_outbox_events,
 };
+use greenos_migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, TransactionTrait,

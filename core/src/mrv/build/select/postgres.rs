@@ -1,6 +1,7 @@
 //! A slice read from PostgreSQL: a read-only REPEATABLE READ transaction, the rows fetched
 //! through sqlx and encoded where they arrive, columns by index (by name, each column is looked
-//! up in the row's description) and text borrowed from the row.
+//! up in the row's description) and text borrowed from the row; the column types checked on
+//! the first row only.
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -13,6 +14,13 @@ use crate::mrv::build::batch::Batch;
 use crate::mrv::build::select::{Columns, TimeSlice, slice_sql};
 use crate::mrv::error::MrvError;
 
+/// The slice's session settings. The slices already read side by side, one per core: parallel
+/// workers of each query would only add processes for the same cores (each rescanning the
+/// indexes its join needs), and JIT compiles code for a plan that mostly sorts and sends rows.
+/// Measured on a 505 000-row slice of a seeded ledger: 1.4–1.6 CPU-s without either, against
+/// 2.0–2.4 with both.
+const SLICE_SETTINGS: &str = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off";
+
 /// See [`super::read_slice`].
 pub(super) async fn read_slice(
     pool: &PgPool,
@@ -23,6 +31,9 @@ pub(super) async fn read_slice(
     let mut snapshot = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
+    sea_orm::sqlx::raw_sql(SLICE_SETTINGS)
+        .execute(&mut *snapshot)
+        .await?;
     {
         let sql = slice_sql(DbBackend::Postgres, tree_size);
         let mut rows = sea_orm::sqlx::query(AssertSqlSafe(sql))
@@ -30,8 +41,14 @@ pub(super) async fn read_slice(
             .bind(slice.to)
             .fetch(&mut *snapshot);
         let mut batch = Batch::new();
+        let mut described = false;
         while let Some(row) = rows.try_next().await? {
-            batch.push(&row)?;
+            if described {
+                batch.push(&Described(&row))?;
+            } else {
+                batch.push(&row)?;
+                described = true;
+            }
             if batch.is_full() && tx.send(batch.take()).await.is_err() {
                 return Ok(());
             }
@@ -42,6 +59,29 @@ pub(super) async fn read_slice(
     }
     snapshot.commit().await?;
     Ok(())
+}
+
+/// A row after the slice's first: every row of a query shares its description, whose column
+/// types the first row's decoding checked, so its values decode without checking them again
+/// (sqlx's check compares type descriptions for every value: 5 % of an export's CPU).
+struct Described<'r>(&'r PgRow);
+
+impl Columns for Described<'_> {
+    fn int(&self, index: usize) -> Result<i64, MrvError> {
+        Ok(self.0.try_get_unchecked(index)?)
+    }
+
+    fn text(&self, index: usize) -> Result<&str, MrvError> {
+        Ok(self.0.try_get_unchecked(index)?)
+    }
+
+    fn optional_text(&self, index: usize) -> Result<Option<&str>, MrvError> {
+        Ok(self.0.try_get_unchecked(index)?)
+    }
+
+    fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError> {
+        Ok(self.0.try_get_unchecked(index)?)
+    }
 }
 
 impl Columns for PgRow {
