@@ -92,10 +92,12 @@ async fn write(
         .buffered(PIECES_COMPRESSING);
     let started = Instant::now();
     let mut written: i32 = 0;
+    let mut stored_bytes: usize = 0;
     while let Some(bytes) = chunks.next().await {
         let bytes = bytes
             .map_err(|e| MrvError::Task(e.to_string()))?
             .map_err(|e| MrvError::Storage(format!("export {export_id}: a chunk: {e}")))?;
+        stored_bytes += bytes.len();
         esg_mrv_export_chunks::Entity::insert(esg_mrv_export_chunks::ActiveModel {
             export_id: Set(export_id.to_owned()),
             chunk_index: Set(written),
@@ -147,6 +149,8 @@ async fn write(
     tracing::debug!(
         export_id = %record.export_id,
         chunks = written,
+        codec = %codec,
+        stored_bytes,
         chunk_insert_ms = inserting.as_millis(),
         commit_ms = committing.elapsed().as_millis(),
         "MRV export stored"
