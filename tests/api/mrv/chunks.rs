@@ -143,4 +143,19 @@ async fn a_chunk_that_is_not_a_zstd_frame_is_tampering(backend: Backend) {
     let (status, body) = app.verify_export(&id).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_refused(&body, "GREENOS_MRV_PAYLOAD_TAMPERED", "hash_valid");
+    // The download has sent its headers when it reaches the chunk: it ends the body short,
+    // never with other bytes in the chunk's place.
+    let download = app
+        .client
+        .get(app.url(&format!("/api/v2/esg/mrv/export/{id}")))
+        .send()
+        .await;
+    if let Ok(response) = download
+        && let Ok(bytes) = response.bytes().await
+    {
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&bytes).is_err(),
+            "a download with an unreadable chunk must not be a whole artifact"
+        );
+    }
 }
