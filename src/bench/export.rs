@@ -6,8 +6,8 @@
 //! signed through the ledger, then replicated under distinct `trip_id`s, countries, distances,
 //! timestamps, and random-looking hashes and signatures of the real ones' lengths (an export
 //! never re-checks per-impact signatures, so replicas cost it exactly what real impacts do, and
-//! their payload compresses as a real one does), plus a share re-computed under a second model version so that the
-//! de-duplication has work to do. Each export runs as a child `greenos export` process, which
+//! their payload compresses as a real one does), plus a share re-computed under a second model
+//! version so that the de-duplication has work to do. Each export runs as a child `greenos export` process, which
 //! reports its own duration and peak resident memory (VmHWM).
 
 use std::fmt::Write as _;

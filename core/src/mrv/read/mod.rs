@@ -300,25 +300,23 @@ pub async fn chunk<C: ConnectionTrait>(
 /// client's, fetches chunk by chunk instead.
 pub fn payload_reader(db: DatabaseConnection, record: &ExportRecord) -> PayloadReader {
     let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(2);
+    let codec = match record.chunk_codec.parse::<ChunkCodec>() {
+        Ok(codec) => codec,
+        Err(err) => {
+            // A new channel has room for the one error its reader then reads.
+            let _ = tx.try_send(Err(err));
+            return ChannelReader::new(rx);
+        }
+    };
     let export_id = record.export_id.clone();
     let chunk_count = record.chunk_count;
-    let codec = record.chunk_codec.parse::<ChunkCodec>();
-    let decode = codec.as_ref().ok().copied();
     tokio::spawn(async move {
-        let fed = match codec {
-            Ok(_) => feed_chunks(&db, &export_id, chunk_count, &tx).await,
-            Err(err) => Err(err),
-        };
-        if let Err(err) = fed {
+        if let Err(err) = feed_chunks(&db, &export_id, chunk_count, &tx).await {
             // The reader may be gone already; then nobody needs the error.
             let _ = tx.send(Err(err)).await;
         }
     });
-    match decode {
-        Some(codec) => ChannelReader::decoding(rx, Box::new(move |piece| codec.decode(piece))),
-        // The task sends the codec's error at once.
-        None => ChannelReader::new(rx),
-    }
+    ChannelReader::decoding(rx, Box::new(move |piece| codec.decode(piece)))
 }
 
 async fn feed_chunks(

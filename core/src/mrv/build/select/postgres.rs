@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{AssertSqlSafe, PgPool, Row};
+use sea_orm::sqlx::{AssertSqlSafe, Decode, PgPool, Postgres, Row, Type};
 use tokio::sync::mpsc;
 
 use crate::mrv::build::batch::Batch;
@@ -41,14 +41,10 @@ pub(super) async fn read_slice(
             .bind(slice.to)
             .fetch(&mut *snapshot);
         let mut batch = Batch::new();
-        let mut described = false;
+        let mut checked = true;
         while let Some(row) = rows.try_next().await? {
-            if described {
-                batch.push(&Described(&row))?;
-            } else {
-                batch.push(&row)?;
-                described = true;
-            }
+            batch.push(&SliceRow { row: &row, checked })?;
+            checked = false;
             if batch.is_full() && tx.send(batch.take()).await.is_err() {
                 return Ok(());
             }
@@ -61,43 +57,41 @@ pub(super) async fn read_slice(
     Ok(())
 }
 
-/// A row after the slice's first: every row of a query shares its description, whose column
-/// types the first row's decoding checked, so its values decode without checking them again
+/// A row of a slice. Every row of a query shares its description, so the first row's decoding
+/// checks the column types (`checked`) and the others decode without checking them again
 /// (sqlx's check compares type descriptions for every value: 5 % of an export's CPU).
-struct Described<'r>(&'r PgRow);
+struct SliceRow<'r> {
+    row: &'r PgRow,
+    checked: bool,
+}
 
-impl Columns for Described<'_> {
-    fn int(&self, index: usize) -> Result<i64, MrvError> {
-        Ok(self.0.try_get_unchecked(index)?)
-    }
-
-    fn text(&self, index: usize) -> Result<&str, MrvError> {
-        Ok(self.0.try_get_unchecked(index)?)
-    }
-
-    fn optional_text(&self, index: usize) -> Result<Option<&str>, MrvError> {
-        Ok(self.0.try_get_unchecked(index)?)
-    }
-
-    fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError> {
-        Ok(self.0.try_get_unchecked(index)?)
+impl SliceRow<'_> {
+    fn get<'a, T>(&'a self, index: usize) -> Result<T, MrvError>
+    where
+        T: Decode<'a, Postgres> + Type<Postgres>,
+    {
+        Ok(if self.checked {
+            self.row.try_get(index)?
+        } else {
+            self.row.try_get_unchecked(index)?
+        })
     }
 }
 
-impl Columns for PgRow {
+impl Columns for SliceRow<'_> {
     fn int(&self, index: usize) -> Result<i64, MrvError> {
-        Ok(self.try_get(index)?)
+        self.get(index)
     }
 
     fn text(&self, index: usize) -> Result<&str, MrvError> {
-        Ok(self.try_get(index)?)
+        self.get(index)
     }
 
     fn optional_text(&self, index: usize) -> Result<Option<&str>, MrvError> {
-        Ok(self.try_get(index)?)
+        self.get(index)
     }
 
     fn time(&self, index: usize) -> Result<DateTime<Utc>, MrvError> {
-        Ok(self.try_get(index)?)
+        self.get(index)
     }
 }
